@@ -4,11 +4,12 @@ Runs before retrieval and never shares its thresholds with it. The phrases live 
 ``knowledge/safety.yaml``; each phrase is a handful of word stems that must all appear close
 together in the message, in any order (Russian and Kazakh word order is free). A stem ending in
 ``*`` matches any word that starts with it, so one stem covers all the endings of a Russian or
-Kazakh word; stems of five letters or more also forgive one typo.
+Kazakh word. Long words and stems also forgive one typo (see the lengths below); short ones do
+not, or "привет" would read as "прибьет".
 
 Questions *about* a subject ("what is the law on domestic violence") are not a crisis: when a
 message contains an ``asking_about`` word (law, punishment, statistics, essay...), only phrases
-marked ``!`` (someone saying they want to die or hurt themselves) still count.
+marked ``!`` (first-person statements such as "I want to die") still count.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bot.knowledge import SafetyPatterns
 from bot.text import LANGUAGES, normalize, tokens
 
 #: Whole words at least this long forgive one typo (shorter ones would match too many words).
-FUZZY_WORD_LENGTH = 5
+FUZZY_WORD_LENGTH = 7
 #: Prefix stems match many endings already, so they forgive a typo only from this length.
 FUZZY_PREFIX_LENGTH = 6
 #: All words of a phrase must fall within this many words of each other.

@@ -145,46 +145,101 @@ def _script_counts(text: str) -> tuple[int, int, int]:
 
 
 class LanguageDetector:
-    """Guess en/ru/kk from the raw message, using words learnt from the knowledge base.
+    """Guess en/ru/kk from the raw message, using text learnt from the knowledge base.
 
-    Script decides most cases (a Kazakh-only letter means Kazakh; Latin letters mean English unless
-    the words are Kazakh or Russian in Latin spelling). Kazakh typed with Russian letters is told
-    apart from Russian by vocabulary: a small naive-Bayes model over normalised words.
+    Script decides most cases: a Kazakh-only letter means Kazakh. Otherwise a small naive-Bayes
+    model over normalised words and letter trigrams decides; trigrams catch Kazakh typed with
+    Russian letters ("колымды кесип журмин") by its endings even when no word is known.
     """
 
     def __init__(self, samples: Mapping[str, Iterable[str]]) -> None:
-        self._counts: dict[str, Counter[str]] = {}
+        self._words: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
+        self._trigrams: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
         for lang in LANGUAGES:
-            counter: Counter[str] = Counter()
             for sample in samples.get(lang, ()):
-                counter.update(tokens(normalize(sample)))
-            self._counts[lang] = counter
-        self._totals = {lang: sum(counter.values()) for lang, counter in self._counts.items()}
-        self._vocabulary = len(set().union(*self._counts.values())) + 1
+                text = normalize(sample)
+                self._words[lang].update(tokens(text))
+                self._trigrams[lang].update(_trigrams(text))
+        self._word_model = _NaiveBayes(self._words)
+        self._trigram_model = _NaiveBayes(self._trigrams)
 
-    def word_scores(self, text: str) -> dict[str, float]:
-        """Log-likelihood of the message's words under each language (higher is likelier)."""
-        scores = dict.fromkeys(LANGUAGES, 0.0)
-        for word in tokens(normalize(text)):
-            if word.isdigit() or not any(self._counts[lang][word] for lang in LANGUAGES):
-                continue
-            for lang in LANGUAGES:
-                count = self._counts[lang][word]
-                scores[lang] += math.log((count + 0.1) / (self._totals[lang] + self._vocabulary))
-        return scores
+    def scores(self, text: str) -> dict[str, float]:
+        """Log-likelihood of the message under each language (higher is likelier)."""
+        normalized = normalize(text)
+        words = [word for word in tokens(normalized) if not word.isdigit()]
+        word_scores = self._word_model.score(words, known_only=True)
+        trigram_scores = self._trigram_model.score(_trigrams(normalized), known_only=True)
+        return {
+            lang: word_scores[lang] + TRIGRAM_WEIGHT * trigram_scores[lang] for lang in LANGUAGES
+        }
 
     def detect(self, text: str, default: str = DEFAULT_LANGUAGE) -> str:
         """The message's language; ``default`` when there is nothing to go on."""
         kazakh, cyrillic, latin = _script_counts(text)
         if kazakh:
             return "kk"
-        scores = self.word_scores(text)
-        if cyrillic >= latin and cyrillic:
+        if not cyrillic and not latin:
+            return default
+        scores = self.scores(text)
+        if cyrillic >= latin:
+            # Grammar words decide mixed messages: "день защиты детей кашан болады" is Kazakh
+            # with a Russian name in it, because its question words are Kazakh.
+            words = tokens(normalize(text))
+            kazakh_grammar = sum(word in _KAZAKH_GRAMMAR for word in words)
+            russian_grammar = sum(word in _RUSSIAN_GRAMMAR for word in words)
+            if kazakh_grammar != russian_grammar:
+                return "kk" if kazakh_grammar > russian_grammar else "ru"
             return "kk" if scores["kk"] > scores["ru"] else "ru"
-        if latin:
-            best = max(LANGUAGES, key=lambda lang: scores[lang])
-            # Latin-script Kazakh and Russian must win clearly over English to be believed.
-            if best != "en" and scores[best] - scores["en"] > 2.0:
-                return best
-            return "en"
-        return default
+        best = max(LANGUAGES, key=lambda lang: scores[lang])
+        # Latin-script Kazakh and Russian must win clearly over English to be believed.
+        if best != "en" and scores[best] - scores["en"] > LATIN_MARGIN:
+            return best
+        return "en"
+
+
+#: Kazakh and Russian function words (question words, particles): a closed class that shows the
+#: grammar a message is written in, whatever nouns it borrows.
+_KAZAKH_GRAMMAR = frozenset(
+    normalize(word)
+    for word in "деген қашан ма ме ба бе па пе қандай қалай қайда неше қанша айтшы жоқ керек "
+    "болады бола үшін туралы және мен сен нөмірі номери қай неге".split()
+)
+_RUSSIAN_GRAMMAR = frozenset(
+    normalize(word)
+    for word in "что как когда где это и в на ли можно есть какой какая какие сколько почему "
+    "зачем или для про о об у с по за из от мне меня я ты кто чем чего".split()
+)
+#: How much letter trigrams count next to whole words in language detection.
+TRIGRAM_WEIGHT = 0.2
+#: How much likelier Kazakh or Russian must be than English for a Latin-script message.
+LATIN_MARGIN = 3.0
+
+
+def _trigrams(text: str) -> list[str]:
+    return [
+        padded[i : i + 3]
+        for word in tokens(text)
+        for padded in [f" {word} "]
+        for i in range(len(padded) - 2)
+    ]
+
+
+class _NaiveBayes:
+    """Per-language smoothed frequencies of features (words or trigrams)."""
+
+    def __init__(self, counts: Mapping[str, Counter[str]]) -> None:
+        self._counts = counts
+        vocabulary = len(set().union(*counts.values())) + 1
+        self._denominators = {
+            lang: sum(counter.values()) + vocabulary for lang, counter in counts.items()
+        }
+
+    def score(self, features: Iterable[str], *, known_only: bool) -> dict[str, float]:
+        scores = dict.fromkeys(LANGUAGES, 0.0)
+        for feature in features:
+            if known_only and not any(self._counts[lang][feature] for lang in LANGUAGES):
+                continue
+            for lang in LANGUAGES:
+                count = self._counts[lang][feature] + 0.1
+                scores[lang] += math.log(count / self._denominators[lang])
+        return scores
