@@ -39,7 +39,7 @@ MAX_SUGGESTIONS = 3
 # --- word matching ----------------------------------------------------------------------------
 #: A message word and a vocabulary word this similar (rapidfuzz ratio) are the same word.
 TYPO_SIMILARITY = 80.0
-#: Words sharing this many first letters are treated as forms of one word (детей/дети, балалар/балаларға).
+#: Words sharing this many first letters are forms of one word (детей/дети, балалар/балаларға).
 STEM_LENGTH = 5
 #: A whole message this similar (rapidfuzz ratio) to a question variant matches it outright.
 STRING_SIMILARITY = 85.0
