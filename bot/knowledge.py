@@ -225,9 +225,11 @@ class _Collector:
         files = sorted(self.directory.glob("*.yaml"))
         if not files:
             raise KnowledgeError([f"{self.directory}: -: no .yaml files found"])
+        unreadable = 0
         for path in files:
             data = self._parse(path)
             if data is None:
+                unreadable += 1
                 continue
             if path.name == UI_FILE:
                 self._read_ui(path, data)
@@ -235,7 +237,9 @@ class _Collector:
                 self._read_safety(path, data)
             else:
                 self._read_topic_file(path, data)
-        self._check_related()
+        if not unreadable:
+            # With a file unreadable, its ids are unknown: "related id does not exist" would be noise.
+            self._check_related()
         if not self.ui and not any(p.endswith(UI_FILE) for p in map(str, files)):
             self.problem(str(self.directory / UI_FILE), "-", "file is missing")
         if self.safety is None and not any(path.name == SAFETY_FILE for path in files):

@@ -18,13 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.knowledge import SafetyPatterns
 from bot.text import LANGUAGES, normalize, tokens
 
 #: Whole words at least this long forgive one typo (shorter ones would match too many words).
-FUZZY_WORD_LENGTH = 7
+FUZZY_WORD_LENGTH = 5
 #: Prefix stems match many endings already, so they forgive a typo only from this length.
 FUZZY_PREFIX_LENGTH = 6
 #: All words of a phrase must fall within this many words of each other.
@@ -48,7 +48,7 @@ class _StemMatcher:
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._prefix: dict[str, list[int]] = defaultdict(list)
         self._fuzzy: dict[str, list[tuple[str, bool, int]]] = defaultdict(list)
-        self._cache: dict[str, frozenset[int]] = {}
+        self._cache: dict[str, dict[int, bool]] = {}
 
     def add(self, text: str, prefix: bool) -> int:
         key = (text, prefix)
@@ -59,23 +59,25 @@ class _StemMatcher:
                 self._fuzzy[text[0]].append((text, prefix, stem_id))
         return self._ids[key]
 
-    def matches(self, word: str) -> frozenset[int]:
+    def matches(self, word: str) -> dict[int, bool]:
+        """Stem ids the word matches, each with True if matched without forgiving a typo."""
         cached = self._cache.get(word)
         if cached is not None:
             return cached
-        found = set(self._exact.get(word, ()))
+        found = dict.fromkeys(self._exact.get(word, ()), True)
         for end in range(1, len(word) + 1):
-            found.update(self._prefix.get(word[:end], ()))
+            found.update(dict.fromkeys(self._prefix.get(word[:end], ()), True))
         for text, prefix, stem_id in self._fuzzy.get(word[:1], ()):
             candidate = word[: len(text)] if prefix else word
-            if abs(len(candidate) - len(text)) <= 1 and (
-                Levenshtein.distance(text, candidate, score_cutoff=1) <= 1
+            if (
+                stem_id not in found
+                and abs(len(candidate) - len(text)) <= 1
+                and OSA.distance(text, candidate, score_cutoff=1) <= 1
             ):
-                found.add(stem_id)
-        result = frozenset(found)
+                found[stem_id] = False
         if len(self._cache) < 50_000:
-            self._cache[word] = result
-        return result
+            self._cache[word] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,10 @@ class SafetyCheck:
 
     def check(self, message: str) -> CrisisSignal | None:
         """A CrisisSignal if the message needs the helplines first, else None."""
-        positions: dict[int, list[int]] = defaultdict(list)
+        positions: _Positions = defaultdict(dict)
         for index, word in enumerate(tokens(normalize(message))):
-            for stem_id in self._matcher.matches(word):
-                positions[stem_id].append(index)
+            for stem_id, exact in self._matcher.matches(word).items():
+                positions[stem_id][index] = exact
         if not positions:
             return None
         asking = any(_found(phrase, positions) for phrase in self._asking)
@@ -127,24 +129,36 @@ class SafetyCheck:
         return None
 
 
-def _found(phrase: _Phrase, positions: dict[int, list[int]]) -> bool:
-    """True if every slot matches a different word and all lie within PHRASE_WINDOW words."""
-    hits_per_slot = []
+#: For each stem id: the positions of the words it matched, and whether exactly (no typo).
+_Positions = dict[int, dict[int, bool]]
+
+
+def _found(phrase: _Phrase, positions: _Positions) -> bool:
+    """True if every slot matches a different word, all within PHRASE_WINDOW words.
+
+    At least one of the words must match without a forgiven typo: one typo'd word on its own
+    ("привет" is one letter from "прибьет") is not enough to raise an alarm.
+    """
+    hits_per_slot: list[dict[int, bool]] = []
     for slot in phrase.slots:
-        hits = sorted({i for stem_id in slot for i in positions.get(stem_id, ())})
+        hits: dict[int, bool] = {}
+        for stem_id in slot:
+            for index, exact in positions.get(stem_id, {}).items():
+                hits[index] = hits.get(index, False) or exact
         if not hits:
             return False
         hits_per_slot.append(hits)
-    if len(hits_per_slot) == 1:
-        return True
     # Slide a window over the message; inside one window each slot has at most PHRASE_WINDOW
     # hits, so trying combinations stays cheap even for long, repetitive messages.
     for start in sorted({i for hits in hits_per_slot for i in hits}):
         in_window = [
-            [i for i in hits if start <= i < start + PHRASE_WINDOW] for hits in hits_per_slot
+            [(i, exact) for i, exact in hits.items() if start <= i < start + PHRASE_WINDOW]
+            for hits in hits_per_slot
         ]
-        if all(in_window) and any(
-            len(set(combination)) == len(combination) for combination in product(*in_window)
-        ):
-            return True
+        if not all(in_window):
+            continue
+        for combination in product(*in_window):
+            indexes = {i for i, _ in combination}
+            if len(indexes) == len(combination) and any(exact for _, exact in combination):
+                return True
     return False

@@ -97,6 +97,7 @@ _CYRILLIC_TO_LATIN = str.maketrans(
     }
 )
 
+_VISIBLE = {"Cc": " ", "Cf": "", "Cs": "", "Co": "", "Cn": ""}
 _KH = re.compile(r"k+h")  # "kh" is how Latin writers spell х, which becomes "h"
 _NOT_WORD = re.compile(r"[\W_]+")
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
@@ -109,7 +110,8 @@ def normalize(text: str) -> str:
     independently and still compare equal.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    # Invisible format characters (zero-width, bidi marks) vanish; control characters separate.
+    text = "".join(_VISIBLE.get(unicodedata.category(ch), ch) for ch in text)
     text = text.translate(_LETTER_FOLDS)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
