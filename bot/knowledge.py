@@ -238,7 +238,7 @@ class _Collector:
             else:
                 self._read_topic_file(path, data)
         if not unreadable:
-            # With a file unreadable, its ids are unknown: "related id does not exist" would be noise.
+            # A file that cannot be read hides its ids; "related id does not exist" would be noise.
             self._check_related()
         if not self.ui and not any(p.endswith(UI_FILE) for p in map(str, files)):
             self.problem(str(self.directory / UI_FILE), "-", "file is missing")
