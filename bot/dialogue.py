@@ -76,13 +76,14 @@ class Responder:
     def respond(self, message: str, lang: str | None = None) -> Reply:
         """The reply to one message; ``lang`` forces the reply language (the user's choice)."""
         message = clip(message)
+        text = normalize(message)
         if lang not in LANGUAGES:
-            lang = self.detector.detect(message)
-        if not normalize(message):
+            lang = self.detector.detect(message, normalized=text)
+        if not text:
             return self._fallback(lang)
-        if self.safety.check(message):
+        if self.safety.check_normalized(text):
             return self.crisis(lang)
-        decision = self.retriever.decide(message)
+        decision = self.retriever.decide_normalized(text)
         best = decision.best
         if decision.kind == "answer" and best is not None:
             return self.answer(best.entry_id, lang, score=best.score)

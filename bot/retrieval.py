@@ -14,6 +14,8 @@ Large knowledge bases stay fast because only the entries sharing weighty words w
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -42,11 +44,11 @@ TYPO_SIMILARITY = 80.0
 #: Words sharing this many first letters are forms of one word (детей/дети, балалар/балаларға).
 STEM_LENGTH = 5
 #: A whole message this similar (rapidfuzz ratio) to a question variant matches it outright.
-STRING_SIMILARITY = 85.0
+STRING_SIMILARITY = 92.0
 #: How much a message word found only in an entry's answer (not its questions) counts.
 ANSWER_WORD_EVIDENCE = 0.5
-#: Entries scored in full per message; the rest are ruled out by the inverted index.
-CANDIDATES = 40
+#: Question variants scored in full per message; the rest are ruled out by the inverted index.
+CANDIDATES = 100
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,25 @@ class Decision:
 
 @dataclass(frozen=True)
 class _Variant:
+    """One question phrasing, pre-normalised, with its word ids and total weight."""
+
     entry_id: str
     text: str
     words: tuple[int, ...]
+    numbers: frozenset[str]
+    weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A message prepared for scoring: its words mapped onto the vocabulary, with weights."""
+
+    text: str
+    numbers: frozenset[str]
+    lookups: list[dict[int, float]]
+    weights: list[float]
+    total_weight: float
+    similarity: dict[int, float]
 
 
 class Retriever:
@@ -92,7 +110,7 @@ class Retriever:
                     text = normalize(question)
                     words = tuple(self._word_id(word) for word in tokens(text))
                     if words:
-                        self._variants.append(_Variant(entry.id, text, words))
+                        self._variants.append(_Variant(entry.id, text, words, _numbers(text)))
                         question_words[entry.id].update(words)
                 # Answer words teach the index what is ordinary language ("so", "much", "you")
                 # and give weak evidence for the entry; only questions are matched in full.
@@ -111,6 +129,10 @@ class Retriever:
                 # Numbers decide ("article 3" vs "article 31", "111" vs "112"): full weight.
                 self._idf[word_id] = math.log(1 + entry_count)
         self._unknown_idf = math.log(1 + entry_count)
+        self._variants = [
+            dataclasses.replace(variant, weight=sum(self._idf[w] for w in variant.words))
+            for variant in self._variants
+        ]
         self._entry_words = {
             entry_id: {
                 **dict.fromkeys(answer_words[entry_id], ANSWER_WORD_EVIDENCE),
@@ -161,74 +183,91 @@ class Retriever:
             self._lookup_cache[word] = found
         return found
 
+    def _weight(self, lookup: dict[int, float]) -> float:
+        """A message word weighs as much as the rarity (IDF) of the word it most likely is."""
+        if not lookup:
+            return self._unknown_idf
+        best = max(lookup.values())
+        return min(self._idf[word] for word, value in lookup.items() if value == best)
+
     def rank(self, message: str, limit: int = 10) -> list[Match]:
         """Entries ranked by how well they match the message, best first (possibly empty)."""
-        text = normalize(message)
+        return self.rank_normalized(normalize(message), limit)
+
+    def rank_normalized(self, text: str, limit: int = 10) -> list[Match]:
+        """``rank`` for text already passed through ``normalize`` (saves doing it twice)."""
+        query = self._query(text)
+        if query is None:
+            return []
+        explained: dict[str, float] = {}
+        scores: dict[str, Match] = {}
+        for variant_index in self._candidates(query):
+            variant = self._variants[variant_index]
+            entry_id = variant.entry_id
+            if entry_id not in explained:
+                explained[entry_id] = self._explained(query, entry_id)
+            score = self._score(query, variant, explained[entry_id])
+            known = scores.get(entry_id)
+            if known is None or score > known.score:
+                scores[entry_id] = Match(entry_id, score, explained[entry_id])
+        ranked = sorted(scores.values(), key=lambda match: match.score, reverse=True)
+        return ranked[:limit]
+
+    def _query(self, text: str) -> _Query | None:
         words = tokens(text)
         if not words:
-            return []
+            return None
         lookups = [self._similar_words(word) for word in words]
-        weights = [
-            max((self._idf[w] for w in lookup), default=self._unknown_idf) for lookup in lookups
-        ]
-        total_weight = sum(weights)
+        weights = [self._weight(lookup) for lookup in lookups]
         similarity: dict[int, float] = {}
         for lookup in lookups:
             for word_id, value in lookup.items():
                 if value > similarity.get(word_id, 0.0):
                     similarity[word_id] = value
+        return _Query(text, _numbers(text), lookups, weights, sum(weights), similarity)
 
-        candidate_weight: dict[int, float] = defaultdict(float)
-        for word_id, value in similarity.items():
+    def _candidates(self, query: _Query) -> list[int]:
+        """Variants sharing the most weight with the message: the only ones scored in full."""
+        shared: dict[int, float] = defaultdict(float)
+        for word_id, value in query.similarity.items():
             weight = self._idf[word_id] * value
             for variant_index in self._postings.get(word_id, ()):
-                candidate_weight[variant_index] += weight
-        best_variants = sorted(candidate_weight, key=candidate_weight.__getitem__, reverse=True)
+                shared[variant_index] += weight
+        return heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)
 
-        scores: dict[str, Match] = {}
-        for variant_index in best_variants[: CANDIDATES * 4]:
-            variant = self._variants[variant_index]
-            match = self._score(variant, text, similarity, lookups, weights, total_weight)
-            known = scores.get(variant.entry_id)
-            if known is None or match.score > known.score:
-                scores[variant.entry_id] = match
-        ranked = sorted(scores.values(), key=lambda match: match.score, reverse=True)
-        return ranked[:limit]
-
-    def _score(
-        self,
-        variant: _Variant,
-        text: str,
-        similarity: dict[int, float],
-        lookups: list[dict[int, float]],
-        weights: list[float],
-        total_weight: float,
-    ) -> Match:
-        variant_weight = sum(self._idf[w] for w in variant.words)
-        coverage = (
-            sum(self._idf[w] * similarity.get(w, 0.0) for w in variant.words) / variant_weight
-        )
-        entry_words = self._entry_words[variant.entry_id]
+    def _explained(self, query: _Query, entry_id: str) -> float:
+        """How much of the message (by weight) the entry's words account for, 0-1."""
+        entry_words = self._entry_words[entry_id]
         explained_weight = 0.0
-        for lookup, weight in zip(lookups, weights, strict=True):
-            best = max(
-                (value * entry_words[w] for w, value in lookup.items() if w in entry_words),
-                default=0.0,
-            )
+        for lookup, weight in zip(query.lookups, query.weights, strict=True):
+            best = 0.0
+            for word_id, value in lookup.items():
+                evidence = entry_words.get(word_id)
+                if evidence is not None and value * evidence > best:
+                    best = value * evidence
             explained_weight += weight * best
-        explained = explained_weight / total_weight if total_weight else 0.0
+        return explained_weight / query.total_weight
+
+    def _score(self, query: _Query, variant: _Variant, explained: float) -> float:
+        """0-100: the variant's words found in the message, times the message explained."""
+        idf, similarity = self._idf, query.similarity
+        coverage = sum(idf[w] * similarity.get(w, 0.0) for w in variant.words) / variant.weight
         word_score = 100.0 * math.sqrt(coverage * explained)
-        # A near-identical string is a match even when typos hide every word from the index.
-        string_score = 0.0
-        if _numbers(text) == _numbers(variant.text):
-            string_score = fuzz.ratio(text, variant.text, score_cutoff=STRING_SIMILARITY)
-        return Match(variant.entry_id, max(word_score, string_score), explained)
+        if word_score < STRING_SIMILARITY and query.numbers == variant.numbers:
+            # A near-identical string matches even when typos hide every word from the index.
+            string_score = fuzz.ratio(query.text, variant.text, score_cutoff=STRING_SIMILARITY)
+            return max(word_score, string_score)
+        return word_score
 
     def decide(self, message: str) -> Decision:
         """Answer, clarify or fall back, by the thresholds at the top of this module."""
+        return self.decide_normalized(normalize(message))
+
+    def decide_normalized(self, text: str) -> Decision:
+        """``decide`` for text already passed through ``normalize``."""
         ranked = [
             match
-            for match in self.rank(message)
+            for match in self.rank_normalized(text)
             if self._kinds[match.entry_id] != "smalltalk" or match.explained >= SMALLTALK_EXPLAINED
         ]
         suggestions = tuple(match for match in ranked if match.score >= SUGGEST_SCORE)
@@ -241,8 +280,8 @@ class Retriever:
         return Decision("clarify", suggestions[:MAX_SUGGESTIONS])
 
 
-def _numbers(text: str) -> set[str]:
-    return {word for word in tokens(text) if word.isdigit()}
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(word for word in tokens(text) if word.isdigit())
 
 
 def vocabulary_samples(kb: KnowledgeBase) -> dict[str, Iterable[str]]:

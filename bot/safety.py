@@ -116,8 +116,12 @@ class SafetyCheck:
 
     def check(self, message: str) -> CrisisSignal | None:
         """A CrisisSignal if the message needs the helplines first, else None."""
+        return self.check_normalized(normalize(message))
+
+    def check_normalized(self, text: str) -> CrisisSignal | None:
+        """``check`` for text already passed through ``normalize``."""
         positions: _Positions = defaultdict(dict)
-        for index, word in enumerate(tokens(normalize(message))):
+        for index, word in enumerate(tokens(text)):
             for stem_id, exact in self._matcher.matches(word).items():
                 positions[stem_id][index] = exact
         if not positions:

@@ -165,9 +165,8 @@ class LanguageDetector:
         self._word_model = _NaiveBayes(self._words)
         self._trigram_model = _NaiveBayes(self._trigrams)
 
-    def scores(self, text: str) -> dict[str, float]:
-        """Log-likelihood of the message under each language (higher is likelier)."""
-        normalized = normalize(text)
+    def scores(self, normalized: str) -> dict[str, float]:
+        """Log-likelihood of a normalised message under each language (higher is likelier)."""
         words = [word for word in tokens(normalized) if not word.isdigit()]
         word_scores = self._word_model.score(words, known_only=True)
         trigram_scores = self._trigram_model.score(_trigrams(normalized), known_only=True)
@@ -175,18 +174,25 @@ class LanguageDetector:
             lang: word_scores[lang] + TRIGRAM_WEIGHT * trigram_scores[lang] for lang in LANGUAGES
         }
 
-    def detect(self, text: str, default: str = DEFAULT_LANGUAGE) -> str:
-        """The message's language; ``default`` when there is nothing to go on."""
+    def detect(
+        self, text: str, default: str = DEFAULT_LANGUAGE, *, normalized: str | None = None
+    ) -> str:
+        """The message's language; ``default`` when there is nothing to go on.
+
+        ``normalized`` may pass ``normalize(text)`` when the caller already has it.
+        """
         kazakh, cyrillic, latin = _script_counts(text)
         if kazakh:
             return "kk"
         if not cyrillic and not latin:
             return default
-        scores = self.scores(text)
+        if normalized is None:
+            normalized = normalize(text)
+        scores = self.scores(normalized)
         if cyrillic >= latin:
             # Grammar words decide mixed messages: "день защиты детей кашан болады" is Kazakh
             # with a Russian name in it, because its question words are Kazakh.
-            words = tokens(normalize(text))
+            words = tokens(normalized)
             kazakh_grammar = sum(word in _KAZAKH_GRAMMAR for word in words)
             russian_grammar = sum(word in _RUSSIAN_GRAMMAR for word in words)
             if kazakh_grammar != russian_grammar:
