@@ -28,11 +28,11 @@ from bot.text import LANGUAGES, normalize, tokens
 
 # --- thresholds: the only place where retrieval decides --------------------------------------
 #: At or above this score (0-100) the best entry is answered outright...
-ANSWER_SCORE = 70.0
+ANSWER_SCORE = 74.0
 #: ...provided the runner-up entry is at least this many points behind; otherwise we ask.
 ANSWER_MARGIN = 3.0
 #: At or above this score an entry is offered as a "did you mean" suggestion.
-SUGGEST_SCORE = 40.0
+SUGGEST_SCORE = 45.0
 #: Small talk ("hi", "thanks") must explain nearly the whole message, or "hi, when is children's
 #: day" would be answered with a greeting.
 SMALLTALK_EXPLAINED = 0.85
