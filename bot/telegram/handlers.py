@@ -1,0 +1,320 @@
+"""The bot's callbacks: one per thing a user can do.
+
+Each takes what it needs from the update, asks the responder or the knowledge base, and sends a
+message built by ``render``. Registration (and its order) lives in ``app.register_handlers``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+
+from telegram import CallbackQuery, ReplyParameters, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.dialogue import Reply
+from bot.telegram import render
+from bot.telegram.addressing import without_mention
+from bot.telegram.callbacks import Action, Button, decode
+from bot.telegram.context import BotContext
+from bot.telegram.flood import Verdict
+from bot.telegram.logs import note_reply, update_kind
+from bot.telegram.privacy import delete_messages
+from bot.text import clip
+
+logger = logging.getLogger(__name__)
+
+
+# ---- sending ---------------------------------------------------------------------------------
+
+
+def _is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def send(update: Update, context: BotContext, message: render.Rendered) -> None:
+    """Send ``message`` to the update's chat; in a private chat remember its id for hiding."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    asked = update.message or update.edited_message
+    quote = None
+    if asked is not None and chat.type != ChatType.PRIVATE:
+        # In a busy group, a reply shows which question it answers.
+        quote = ReplyParameters(asked.message_id, allow_sending_without_reply=True)
+    sent = await context.bot.send_message(
+        chat.id, message.text, reply_markup=message.markup, reply_parameters=quote
+    )
+    if chat.type == ChatType.PRIVATE:
+        context.services.tracker.add(chat.id, sent.message_id)
+    note_reply(message.kind, message.lang)
+
+
+async def send_reply(update: Update, context: BotContext, reply: Reply) -> None:
+    """Send a ``respond()`` reply with the buttons its kind calls for."""
+    message = render.reply_message(reply, context.kb, private=_is_private(update))
+    await send(update, context, message)
+
+
+async def edit(update: Update, context: BotContext, message: render.Rendered) -> None:
+    """Show ``message`` in place of the one whose button was pressed (the topic browser)."""
+    query = update.callback_query
+    shown = query.message if query is not None else None
+    if shown is None:
+        return
+    try:
+        await context.bot.edit_message_text(
+            message.text,
+            chat_id=shown.chat.id,
+            message_id=shown.message_id,
+            reply_markup=message.markup,
+        )
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            # Deleted meanwhile, or too old to edit: show it as a new message instead.
+            await send(update, context, message)
+            return
+    note_reply(message.kind, message.lang)
+
+
+async def _answer_query(query: CallbackQuery, text: str | None = None) -> None:
+    """Stop the button's spinner; an expired query is not worth an error message."""
+    with contextlib.suppress(TelegramError):
+        await query.answer(text)
+
+
+async def _erase_chat(update: Update, context: BotContext, *also: int) -> None:
+    """Delete the messages of a private chat that the bot remembers (plus ``also``)."""
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return
+    ids = [*context.services.tracker.pop(chat.id), *also]
+    await delete_messages(context.bot, chat.id, ids)
+
+
+# ---- before everything else (negative groups) ---------------------------------------------
+
+
+async def remember_incoming(update: Update, context: BotContext) -> None:
+    """Remember the id (never the text) of a user's private message, for "Hide this chat"."""
+    if update.message is not None:
+        context.services.tracker.add(update.message.chat.id, update.message.message_id)
+
+
+async def guard_flood(update: Update, context: BotContext) -> None:
+    """Stop a flooding user's messages here: one "slow down", then silence for a while."""
+    message = update.effective_message
+    if message is None:
+        return
+    user = update.effective_user
+    key = user.id if user is not None else message.chat.id
+    flood = context.services.flood
+    verdict = flood.check(key)
+    if verdict is Verdict.ALLOW:
+        return
+    text = message.text or ""
+    if context.responder.safety.check(clip(text)) and flood.let_crisis_through(key):
+        return  # answered by the text handler, crisis first
+    if verdict is Verdict.WARN:
+        lang = context.interface_language(update)
+        await send(update, context, render.notice(context.kb, "slow_down", lang))
+    else:
+        note_reply("ignored", "-")
+    raise ApplicationHandlerStop
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greet with menu buttons; ``/start <topic-id>`` (a deep link) opens that topic."""
+    lang = context.interface_language(update)
+    kb = context.kb
+    topic = kb.topic(context.args[0]) if context.args else None
+    if topic is not None and topic in kb.browsable_topics():
+        await send(update, context, render.topic_page(kb, topic, lang))
+    else:
+        await send(update, context, render.greeting(kb, lang, group=not _is_private(update)))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """List the commands and the emergency numbers."""
+    await _notice(update, context, "help")
+
+
+async def topics(update: Update, context: BotContext) -> None:
+    """Open the topic browser."""
+    lang = context.interface_language(update)
+    await send(update, context, render.topics_menu(context.kb, lang))
+
+
+async def hotline(update: Update, context: BotContext) -> None:
+    """List every helpline and what it is for."""
+    await _notice(update, context, "hotlines")
+
+
+async def language(update: Update, context: BotContext) -> None:
+    """Offer the three languages as buttons."""
+    lang = context.interface_language(update)
+    await send(update, context, render.language_menu(context.kb, lang))
+
+
+async def about(update: Update, context: BotContext) -> None:
+    """Say what the bot is, where its facts come from and what it keeps."""
+    await _notice(update, context, "about")
+
+
+async def forget(update: Update, context: BotContext) -> None:
+    """Delete the chat's messages the bot can and everything stored about the user."""
+    lang = context.interface_language(update)
+    await _erase_chat(update, context)
+    if update.effective_user is not None:
+        context.application.drop_user_data(update.effective_user.id)
+    await send(update, context, render.notice(context.kb, "forgotten", lang))
+
+
+async def _notice(update: Update, context: BotContext, key: str) -> None:
+    """Send one interface string in the user's language."""
+    lang = context.interface_language(update)
+    await send(update, context, render.notice(context.kb, key, lang))
+
+
+# ---- messages --------------------------------------------------------------------------------
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Answer a question (a new or an edited text message) with respond()."""
+    message = update.effective_message
+    if message is None:
+        return
+    text = without_mention(message.text or "", context.bot.username)
+    lang = context.reply_language(update, text)
+    reply = context.responder.respond(text, lang=lang)
+    await send_reply(update, context, reply)
+
+
+async def on_non_text(update: Update, context: BotContext) -> None:
+    """Ask for text when given a sticker, photo, voice note, file or forwarded channel post."""
+    await _notice(update, context, "non_text")
+
+
+# ---- buttons ---------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    """Act on a pressed button; old, forged or misplaced data gets a polite answer instead."""
+    query = update.callback_query
+    if query is None:
+        return
+    button = decode(query.data, context.kb)
+    if (
+        button is None
+        or query.message is None
+        or (button.action is Action.HIDE_CHAT and not _is_private(update))
+    ):
+        lang = context.interface_language(update)
+        await _answer_query(query, context.kb.text("stale_button", lang))
+        note_reply("stale_button", lang)
+        return
+    await _answer_query(query)
+    await _BUTTON_ACTIONS[button.action](update, context, button)
+
+
+def _button_language(context: BotContext, button: Button) -> str:
+    """The user's /language choice wins over the language the buttons were drawn in."""
+    return context.chosen_language() or button.lang
+
+
+async def _send_answer(update: Update, context: BotContext, button: Button) -> None:
+    """Send an entry's answer as a new message (related and "did you mean" buttons)."""
+    reply = context.responder.answer(button.arg, _button_language(context, button))
+    await send_reply(update, context, reply)
+
+
+async def _show_question(update: Update, context: BotContext, button: Button) -> None:
+    """Topic browser: show an entry's answer in place, with a way back to its topic."""
+    reply = context.responder.answer(button.arg, _button_language(context, button))
+    topic_id = context.kb.entries[button.arg].topic_id
+    await edit(update, context, render.browsed_answer(reply, context.kb, topic_id))
+
+
+async def _show_topic(update: Update, context: BotContext, button: Button) -> None:
+    """Topic browser: list a topic's questions in place."""
+    topic = context.kb.topic(button.arg)
+    if topic is not None:
+        lang = _button_language(context, button)
+        await edit(update, context, render.topic_page(context.kb, topic, lang))
+
+
+async def _show_topics(update: Update, context: BotContext, button: Button) -> None:
+    """Topic browser: back to the list of topics, in place."""
+    await edit(update, context, render.topics_menu(context.kb, _button_language(context, button)))
+
+
+async def _send_topics(update: Update, context: BotContext, button: Button) -> None:
+    """Open the topic browser as a new message (greeting and fallback buttons)."""
+    await send(update, context, render.topics_menu(context.kb, _button_language(context, button)))
+
+
+async def _send_hotlines(update: Update, context: BotContext, button: Button) -> None:
+    """Send the helplines (greeting button)."""
+    lang = _button_language(context, button)
+    await send(update, context, render.notice(context.kb, "hotlines", lang))
+
+
+async def _send_languages(update: Update, context: BotContext, button: Button) -> None:
+    """Send the language menu (greeting button)."""
+    lang = _button_language(context, button)
+    await send(update, context, render.language_menu(context.kb, lang))
+
+
+async def _set_language(update: Update, context: BotContext, button: Button) -> None:
+    """Remember the chosen language and confirm it, in that language, in place of the menu."""
+    context.choose_language(button.lang)
+    await edit(update, context, render.notice(context.kb, "language_set", button.lang))
+
+
+async def _hide_chat(update: Update, context: BotContext, button: Button) -> None:
+    """Delete what can be deleted of this private chat and leave one neutral line."""
+    query = update.callback_query
+    pressed_on = [query.message.message_id] if query and query.message else []
+    await _erase_chat(update, context, *pressed_on)
+    lang = _button_language(context, button)
+    await send(update, context, render.notice(context.kb, "chat_hidden", lang))
+
+
+_BUTTON_ACTIONS: dict[Action, Callable[[Update, BotContext, Button], Awaitable[None]]] = {
+    Action.ANSWER: _send_answer,
+    Action.QUESTION: _show_question,
+    Action.TOPIC: _show_topic,
+    Action.TOPICS: _show_topics,
+    Action.BROWSE: _send_topics,
+    Action.HOTLINES: _send_hotlines,
+    Action.LANGUAGES: _send_languages,
+    Action.SET_LANGUAGE: _set_language,
+    Action.HIDE_CHAT: _hide_chat,
+}
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure (its type and where, never content) and tell the user, then carry on."""
+    error = context.error
+    # Only the exception's type and code locations: its message may quote what the user wrote.
+    where = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""
+    logger.error("%s while handling %s\n%s", type(error).__name__, update_kind(update), where)
+    if not isinstance(update, Update) or isinstance(error, Forbidden):
+        return
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.CHANNEL:
+        return
+    lang = context.interface_language(update)
+    with contextlib.suppress(TelegramError):
+        await send(update, context, render.notice(context.kb, "error", lang))
