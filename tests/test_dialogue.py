@@ -10,11 +10,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import KNOWLEDGE_DIR, shipped_responder
 
 from bot.dialogue import REPLY_KINDS, Responder
 from bot.knowledge import TELEGRAM_MESSAGE_LIMIT
 from bot.retrieval import MAX_SUGGESTIONS
-from shared import KNOWLEDGE_DIR, shipped_responder
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,8 @@ def test_answer_ends_with_its_source(responder: Responder) -> None:
 
 
 def test_source_label_is_translated(responder: Responder) -> None:
-    assert responder.respond("когда день защиты детей").text.splitlines()[-1].startswith(
-        "Источник: "
+    assert (
+        responder.respond("когда день защиты детей").text.splitlines()[-1].startswith("Источник: ")
     )
     assert responder.respond("балалар күні қашан").text.splitlines()[-1].startswith("Дереккөз: ")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from shared import shipped_knowledge, shipped_responder
 
 from bot.evaluation import (
     CRISIS,
@@ -22,7 +23,6 @@ from bot.evaluation import (
     load_cases,
 )
 from bot.text import LANGUAGES
-from shared import shipped_knowledge, shipped_responder
 
 CASES = load_cases()
 
