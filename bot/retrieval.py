@@ -47,6 +47,8 @@ STEM_LENGTH = 5
 STRING_SIMILARITY = 92.0
 #: How much a message word found only in an entry's answer (not its questions) counts.
 ANSWER_WORD_EVIDENCE = 0.5
+#: Words in more than this share of all variants do not nominate candidates (see _candidates).
+COMMON_WORD_SHARE = 0.05
 #: Question variants scored in full per message; the rest are ruled out by the inverted index.
 CANDIDATES = 100
 
@@ -227,11 +229,21 @@ class Retriever:
         return _Query(text, _numbers(text), lookups, weights, sum(weights), similarity)
 
     def _candidates(self, query: _Query) -> list[int]:
-        """Variants sharing the most weight with the message: the only ones scored in full."""
+        """Variants sharing the most weight with the message: the only ones scored in full.
+
+        Words found in a large share of all variants ("what", "is") say little about which
+        entry is meant and have long posting lists; they are skipped here (not in scoring)
+        whenever the message has a rarer word, which keeps large knowledge bases fast.
+        """
+        common = max(COMMON_WORD_SHARE * len(self._variants), CANDIDATES)
+        words = sorted(query.similarity.items(), key=lambda item: len(self._postings[item[0]]))
         shared: dict[int, float] = defaultdict(float)
-        for word_id, value in query.similarity.items():
+        for word_id, value in words:
+            postings = self._postings.get(word_id, ())
+            if len(postings) > common and shared:
+                break
             weight = self._idf[word_id] * value
-            for variant_index in self._postings.get(word_id, ()):
+            for variant_index in postings:
                 shared[variant_index] += weight
         return heapq.nlargest(CANDIDATES, shared, key=shared.__getitem__)
 

@@ -12,7 +12,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 LANGUAGES = ("en", "ru", "kk")
 DEFAULT_LANGUAGE = "en"
@@ -97,7 +97,32 @@ _CYRILLIC_TO_LATIN = str.maketrans(
     }
 )
 
-_VISIBLE = {"Cc": " ", "Cf": "", "Cs": "", "Co": "", "Cn": ""}
+
+class _LazyTable(dict[int, str | None]):
+    """A ``str.translate`` table filled in on first sight of each character.
+
+    ``translate`` runs in C and only calls back for a character it has not seen, so per-character
+    Unicode lookups cost once per distinct character instead of once per character.
+    """
+
+    _LIMIT = 50_000  # distinct characters remembered; beyond that, computed every time
+
+    def __init__(self, rule: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, codepoint: int) -> str | None:
+        result = self._rule(chr(codepoint))
+        if len(self) < self._LIMIT:
+            self[codepoint] = result
+        return result
+
+
+_INVISIBLE_CATEGORIES = {"Cc": " ", "Cf": "", "Cs": "", "Co": "", "Cn": ""}
+# Invisible format characters (zero-width, bidi marks) vanish; control characters separate words.
+_INVISIBLE = _LazyTable(lambda ch: _INVISIBLE_CATEGORIES.get(unicodedata.category(ch), ch))
+# Accents and other combining marks, once split off by NFKD, are dropped (é -> e, й -> и).
+_COMBINING = _LazyTable(lambda ch: "" if unicodedata.combining(ch) else ch)
 _KH = re.compile(r"k+h")  # "kh" is how Latin writers spell х, which becomes "h"
 _NOT_WORD = re.compile(r"[\W_]+")
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
@@ -110,11 +135,9 @@ def normalize(text: str) -> str:
     independently and still compare equal.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
-    # Invisible format characters (zero-width, bidi marks) vanish; control characters separate.
-    text = "".join(_VISIBLE.get(unicodedata.category(ch), ch) for ch in text)
+    text = text.translate(_INVISIBLE)
     text = text.translate(_LETTER_FOLDS)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFKD", text).translate(_COMBINING)
     text = unicodedata.normalize("NFC", text).casefold()
     text = text.translate(_CYRILLIC_TO_LATIN)
     text = _KH.sub("h", text)
