@@ -91,6 +91,10 @@ class Responder:
             return self._clarify([m.entry_id for m in decision.matches], lang, decision)
         return self._fallback(lang, score=best.score if best else 0.0)
 
+    def is_crisis(self, message: str) -> bool:
+        """Whether the message needs the crisis reply; cheap (no retrieval), for flood control."""
+        return self.safety.check_normalized(normalize(clip(message))) is not None
+
     def answer(self, entry_id: str, lang: str, score: float = 100.0) -> Reply:
         """The answer of one entry (also what a pressed suggestion button shows)."""
         entry = self.kb.entries[entry_id]

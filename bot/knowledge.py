@@ -33,6 +33,8 @@ STALE_AFTER = timedelta(days=365)
 ENTRY_KINDS = ("faq", "smalltalk")
 ENTRY_KEYS = {"id", "questions", "answer", "source", "reviewed", "related", "kind"}
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+#: Ids travel in Telegram button data (64 bytes, of which the bot's own prefix takes up to 14).
+MAX_ID_LENGTH = 50
 
 #: Every interface string the front ends use; each must exist in every language.
 UI_KEYS = (
@@ -293,6 +295,8 @@ class _Collector:
         if not isinstance(topic_id, str) or not ID_PATTERN.match(topic_id):
             self.problem(topic_where, "topic", "topic.id must be lowercase-words-with-dashes")
             topic_id = f"?{path.stem}"
+        elif len(topic_id) > MAX_ID_LENGTH:
+            self.problem(topic_where, topic_id, f"id is longer than {MAX_ID_LENGTH} characters")
         elif topic_id in self.topic_ids:
             self.problem(topic_where, topic_id, "duplicate topic id")
         self.topic_ids.add(topic_id)
@@ -321,6 +325,8 @@ class _Collector:
         if not isinstance(entry_id, str) or not ID_PATTERN.match(entry_id):
             self.problem(where, str(entry_id), "id must be lowercase-words-with-dashes")
             return None
+        if len(entry_id) > MAX_ID_LENGTH:
+            self.problem(where, entry_id, f"id is longer than {MAX_ID_LENGTH} characters")
         problems_before = len(self.problems)
         for key in sorted(set(raw) - ENTRY_KEYS):
             self.problem(self._at(path, raw, key), entry_id, f"unknown field '{key}'")

@@ -24,7 +24,6 @@ from bot.telegram.context import BotContext
 from bot.telegram.flood import Verdict
 from bot.telegram.logs import note_reply, update_kind
 from bot.telegram.privacy import delete_messages
-from bot.text import clip
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ async def guard_flood(update: Update, context: BotContext) -> None:
     if verdict is Verdict.ALLOW:
         return
     text = message.text or ""
-    if context.responder.safety.check(clip(text)) and flood.let_crisis_through(key):
+    if context.responder.is_crisis(text) and flood.let_crisis_through(key):
         return  # answered by the text handler, crisis first
     if verdict is Verdict.WARN:
         lang = context.interface_language(update)
