@@ -49,6 +49,8 @@ STRING_SIMILARITY = 92.0
 ANSWER_WORD_EVIDENCE = 0.5
 #: Words in more than this share of all variants do not nominate candidates (see _candidates).
 COMMON_WORD_SHARE = 0.05
+#: ...and neither do words in more variants than this, however large the knowledge base.
+MAX_NOMINATING_POSTINGS = 1500
 #: Question variants scored in full per message; the rest are ruled out by the inverted index.
 CANDIDATES = 100
 
@@ -235,7 +237,8 @@ class Retriever:
         entry is meant and have long posting lists; they are skipped here (not in scoring)
         whenever the message has a rarer word, which keeps large knowledge bases fast.
         """
-        common = max(COMMON_WORD_SHARE * len(self._variants), CANDIDATES)
+        common = min(COMMON_WORD_SHARE * len(self._variants), MAX_NOMINATING_POSTINGS)
+        common = max(common, CANDIDATES)
         words = sorted(query.similarity.items(), key=lambda item: len(self._postings[item[0]]))
         shared: dict[int, float] = defaultdict(float)
         for word_id, value in words:
