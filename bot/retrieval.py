@@ -52,7 +52,7 @@ COMMON_WORD_SHARE = 0.05
 #: ...and neither do words in more variants than this, however large the knowledge base.
 MAX_NOMINATING_POSTINGS = 1500
 #: Question variants scored in full per message; the rest are ruled out by the inverted index.
-CANDIDATES = 100
+CANDIDATES = 60
 
 
 @dataclass(frozen=True)
