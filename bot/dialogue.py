@@ -7,12 +7,13 @@ what users get.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.knowledge import Entry, KnowledgeBase, Source, load_knowledge
-from bot.retrieval import Retriever, vocabulary_samples
+from bot.retrieval import Decision, Retriever, vocabulary_samples
 from bot.safety import SafetyCheck
 from bot.text import DEFAULT_LANGUAGE, LANGUAGES, LanguageDetector, clip, normalize
 
@@ -88,7 +89,7 @@ class Responder:
         if decision.kind == "answer" and best is not None:
             return self.answer(best.entry_id, lang, score=best.score)
         if decision.kind == "clarify":
-            return self._clarify([m.entry_id for m in decision.matches], lang, decision)
+            return self._clarify(decision, lang)
         return self._fallback(lang, score=best.score if best else 0.0)
 
     def is_crisis(self, message: str) -> bool:
@@ -121,8 +122,8 @@ class Responder:
     def source_line(self, source: Source, lang: str) -> str:
         return f"{self.kb.text('source_label', lang)}: {source.title} — {source.url}"
 
-    def _clarify(self, entry_ids: list[str], lang: str, decision: Any) -> Reply:
-        suggestions = self._suggestions(entry_ids, lang)
+    def _clarify(self, decision: Decision, lang: str) -> Reply:
+        suggestions = self._suggestions([match.entry_id for match in decision.matches], lang)
         heading = self.kb.text("clarify", lang)
         lines = [f"{n}. {s.question}" for n, s in enumerate(suggestions, start=1)]
         return Reply(
@@ -130,7 +131,7 @@ class Responder:
             lang=lang,
             text="\n".join([heading, *lines]),
             body=heading,
-            score=decision.best.score,
+            score=decision.matches[0].score,
             suggestions=suggestions,
         )
 
@@ -144,6 +145,6 @@ class Responder:
             score=score,
         )
 
-    def _suggestions(self, entry_ids: Any, lang: str) -> tuple[Suggestion, ...]:
+    def _suggestions(self, entry_ids: Iterable[str], lang: str) -> tuple[Suggestion, ...]:
         entries: list[Entry] = [self.kb.entries[i] for i in entry_ids if i in self.kb.entries]
         return tuple(Suggestion(entry.id, entry.title(lang)) for entry in entries)
