@@ -202,3 +202,10 @@ def test_bot_refuses_to_start_with_a_broken_knowledge_base(
     assert main(["--knowledge", str(kb_copy), "ask", "hi"]) == 1
     err = capsys.readouterr().err
     assert "will not start" in err and "duplicate id" in err
+
+
+def test_ids_too_long_for_telegram_buttons_are_refused(kb_copy: Path) -> None:
+    long_id = "hotline-" + "x" * 60
+    edit(kb_copy / "help.yaml", "  - id: hotline-150", f"  - id: {long_id}")
+    problems = problems_of(kb_copy)
+    assert any(f": {long_id}: id is longer than 50 characters" in p for p in problems)
