@@ -72,7 +72,7 @@ def app_available() -> bool:
     return APP_MODULE.is_file()
 
 
-def _questions(cases: Sequence[Case]) -> list[tuple[str, str]]:
+def in_scope_questions(cases: Sequence[Case]) -> list[tuple[str, str]]:
     """(text, language) of in-scope questions: each gets exactly one reply."""
     return [(c.text, c.lang) for c in cases if c.expect not in (CRISIS, OUT_OF_SCOPE)]
 
@@ -163,7 +163,7 @@ async def _one_run(
 
 def _questions_by_user(cases: Sequence[Case], users: int) -> dict[int, tuple[str, str]]:
     """One question per user, dealt in order from the development set's in-scope messages."""
-    questions = _questions(cases)
+    questions = in_scope_questions(cases)
     return {FIRST_USER_ID + n: questions[n % len(questions)] for n in range(users)}
 
 
