@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -9,6 +12,7 @@ from bot.dialogue import Responder
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
 
 TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
 CASES_DIR = TESTS_DIR / "cases"
 KNOWLEDGE_DIR = default_knowledge_dir()
 
@@ -21,3 +25,26 @@ def shipped_knowledge() -> KnowledgeBase:
 @cache
 def shipped_responder() -> Responder:
     return Responder(shipped_knowledge())
+
+
+def run_bot_process(
+    *args: str,
+    cwd: Path,
+    pythonpath: Path = ROOT,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` as a user runs it, without any Telegram settings from this shell."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    environment["PYTHONPATH"] = str(pythonpath)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )

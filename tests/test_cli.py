@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from shared import ROOT, run_bot_process
 
 
 def run_bot(*args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path = ROOT):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-    environment["PYTHONPATH"] = str(ROOT)
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    return run_bot_process(*args, cwd=cwd, stdin=stdin, env=env)
 
 
 def test_ask_prints_the_answer() -> None:

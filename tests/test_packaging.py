@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from shared import ROOT, run_bot_process
 
 
 def test_wheel_ships_the_knowledge_base_and_works_from_anywhere(tmp_path: Path) -> None:
@@ -33,16 +32,6 @@ def test_wheel_ships_the_knowledge_base_and_works_from_anywhere(tmp_path: Path) 
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-    environment["PYTHONPATH"] = str(site)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "when is children's day"],
-        cwd=elsewhere,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_bot_process("ask", "when is children's day", cwd=elsewhere, pythonpath=site)
     assert result.returncode == 0, result.stderr
     assert "1 June" in result.stdout
