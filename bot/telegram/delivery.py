@@ -7,7 +7,10 @@ python-telegram-bot gives the pieces and we configure them, adding only what it 
   network failure (a 5xx, a dropped connection, a timeout). PTB itself never retries, and a
   child's message must not go unanswered because Telegram hiccuped. The trade-off: if Telegram
   did deliver a message but its answer was lost on the way back, the user sees it twice; a
-  duplicate is better than a lost helpline reply.
+  duplicate is better than a lost helpline reply. A *timeout* is the likeliest case of that
+  (Telegram is slow, not gone), so after one the call is sent again at most once, and the read
+  timeout (``READ_TIMEOUT``) is long enough for a slow Telegram: a slow Telegram gives at most
+  one duplicate, not one per retry.
 * ``OrderedUpdateProcessor`` handles updates concurrently, as ``concurrent_updates`` does, but
   those of one chat one after another, so replies come in the order the questions were asked.
   It also writes the one log line per update.
@@ -26,8 +29,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from telegram import Update
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import AIORateLimiter, BaseUpdateProcessor
 from telegram.request import HTTPXRequest
 
@@ -48,6 +52,11 @@ RETRIED_ENDPOINTS = frozenset({"sendMessage", "editMessageText", "deleteMessages
 FIRST_WAIT = 0.5
 MAX_WAIT = 5.0
 GIVE_UP_AFTER = 60.0
+#: Seconds to wait for Telegram's answer to a call (PTB's default, 5 s, is shorter than a slow
+#: Telegram takes, and each timeout used to mean one more copy of the reply).
+READ_TIMEOUT = 25.0
+#: Resends after a call timed out (Telegram may have done it): at most one duplicate.
+RESENDS_AFTER_TIMEOUT = 1
 #: Updates handled at the same time (across different chats), and connections for sending.
 #: Far below python-telegram-bot's 256: Telegram takes ~30 messages a second anyway, and
 #: httpcore scans its whole pool for every request, so a big pool costs CPU under load (the
@@ -67,9 +76,11 @@ class PatientRateLimiter(AIORateLimiter):
         sends_per_second: float = SENDS_PER_SECOND,
         max_retries: int = RETRIES_AFTER_429,
         give_up_after: float = GIVE_UP_AFTER,
+        resends_after_timeout: int = RESENDS_AFTER_TIMEOUT,
     ) -> None:
         super().__init__(overall_max_rate=sends_per_second, max_retries=max_retries)
         self.give_up_after = give_up_after
+        self.resends_after_timeout = resends_after_timeout
 
     async def process_request(
         self,
@@ -84,6 +95,7 @@ class PatientRateLimiter(AIORateLimiter):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.give_up_after
         wait = FIRST_WAIT
+        timeouts = 0
         while True:
             try:
                 return await super().process_request(
@@ -94,11 +106,22 @@ class PatientRateLimiter(AIORateLimiter):
             except NetworkError as error:
                 if endpoint not in RETRIED_ENDPOINTS or loop.time() + wait > deadline:
                     raise
+                if isinstance(error, TimedOut) and _may_have_arrived(error):
+                    # Telegram may have sent it already: one more copy at most.
+                    timeouts += 1
+                    if timeouts > self.resends_after_timeout:
+                        raise
                 logger.warning(
                     "%s failed (%s); retrying in %.1f s", endpoint, type(error).__name__, wait
                 )
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, MAX_WAIT)
+
+
+def _may_have_arrived(error: TimedOut) -> bool:
+    """False when the request never left (no free connection, or no connection made)."""
+    cause = error.__cause__
+    return not isinstance(cause, (httpx.PoolTimeout, httpx.ConnectTimeout))
 
 
 @dataclass
