@@ -33,7 +33,7 @@ class Reply:
     """Everything a front end needs to show one reply.
 
     ``text`` is the complete plain-text reply (for the terminal and JSON); front ends that format
-    (Telegram) build their own layout from ``body``, ``source`` and ``suggestions``.
+    (Telegram) build their own layout from ``body``, ``details``, ``sources`` and ``suggestions``.
     """
 
     kind: str
@@ -42,7 +42,9 @@ class Reply:
     body: str
     entry_id: str | None = None
     score: float = 0.0
-    source: Source | None = None
+    #: Answers only: the paragraph for parents shown after the answer ("" when there is none).
+    details: str = ""
+    sources: tuple[Source, ...] = ()
     suggestions: tuple[Suggestion, ...] = ()
     related: tuple[Suggestion, ...] = field(default=())
 
@@ -100,9 +102,11 @@ class Responder:
         """The answer of one entry (also what a pressed suggestion button shows)."""
         entry = self.kb.entries[entry_id]
         body = entry.answers[lang]
-        text = body
-        if entry.source is not None:
-            text = f"{body}\n\n{self.source_line(entry.source, lang)}"
+        details = entry.details.get(lang, "")
+        paragraphs = [body, details] if details else [body]
+        if entry.sources:
+            paragraphs.append("\n".join(self.source_line(s, lang) for s in entry.sources))
+        text = "\n\n".join(paragraphs)
         return Reply(
             kind="smalltalk" if entry.kind == "smalltalk" else "answer",
             lang=lang,
@@ -110,7 +114,8 @@ class Responder:
             body=body,
             entry_id=entry.id,
             score=score,
-            source=entry.source,
+            details=details,
+            sources=entry.sources,
             related=self._suggestions(entry.related, lang),
         )
 
@@ -120,7 +125,9 @@ class Responder:
         return Reply(kind="crisis", lang=lang, text=body, body=body, score=100.0)
 
     def source_line(self, source: Source, lang: str) -> str:
-        return f"{self.kb.text('source_label', lang)}: {source.title} — {source.url}"
+        """``Source: title — address``, in the reply language."""
+        label = self.kb.text("source_label", lang)
+        return f"{label}: {source.title(lang)} — {source.url(lang)}"
 
     def _clarify(self, decision: Decision, lang: str) -> Reply:
         suggestions = self._suggestions([match.entry_id for match in decision.matches], lang)

@@ -22,8 +22,8 @@ from bot.text import LANGUAGES
 
 #: Telegram refuses messages longer than this many characters.
 TELEGRAM_MESSAGE_LIMIT = 4096
-#: Room kept for the source line and markup that the bot adds to every answer.
-ANSWER_LIMIT = TELEGRAM_MESSAGE_LIMIT - 400
+#: Room kept for the source lines and markup that the bot adds to every answer.
+ANSWER_LIMIT = TELEGRAM_MESSAGE_LIMIT - 600
 #: Telegram shows long button labels cut off; the first question of an entry is its button label.
 BUTTON_TITLE_LIMIT = 64
 MIN_QUESTIONS_PER_LANGUAGE = 5
@@ -31,7 +31,9 @@ MIN_QUESTIONS_PER_LANGUAGE = 5
 STALE_AFTER = timedelta(days=365)
 
 ENTRY_KINDS = ("faq", "smalltalk")
-ENTRY_KEYS = {"id", "questions", "answer", "source", "reviewed", "related", "kind"}
+ENTRY_KEYS = {"id", "questions", "answer", "details", "sources", "reviewed", "related", "kind"}
+SOURCE_KEYS = {"title", "url"}
+URL_PATTERN = re.compile(r"^https?://\S+$")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: Ids travel in Telegram button data (64 bytes, of which the bot's own prefix takes up to 14).
 MAX_ID_LENGTH = 50
@@ -81,10 +83,20 @@ SAFETY_FILE = "safety.yaml"
 
 @dataclass(frozen=True)
 class Source:
-    """A citation the user can follow."""
+    """A citation the user can follow: its title in every language, and a link per language.
 
-    title: str
-    url: str
+    A source published in one language has the same link in all three; one with language
+    versions (adilet.zan.kz has rus/kaz/eng) links each reader to their own.
+    """
+
+    titles: Mapping[str, str]
+    urls: Mapping[str, str]
+
+    def title(self, lang: str) -> str:
+        return self.titles[lang]
+
+    def url(self, lang: str) -> str:
+        return self.urls[lang]
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,10 @@ class Entry:
     kind: str
     questions: Mapping[str, tuple[str, ...]]
     answers: Mapping[str, str]
-    source: Source | None
+    #: Details for parents and teachers, shown after the answer as a paragraph of its own; the
+    #: answer itself is written for a child. Empty when the entry has none.
+    details: Mapping[str, str]
+    sources: tuple[Source, ...]
     reviewed: date
     related: tuple[str, ...]
     location: str = field(compare=False)
@@ -340,14 +355,20 @@ class _Collector:
             )
         questions = self._questions(path, raw, entry_id)
         answers = self._languages(path, raw.get("answer"), raw, "answer", entry_id)
+        details: dict[str, str] = {}
+        if "details" in raw:
+            details = self._languages(path, raw["details"], raw, "details", entry_id)
         for lang, answer in answers.items():
-            if len(answer) > ANSWER_LIMIT:
+            length = len(answer) + len(details.get(lang, ""))
+            if length > ANSWER_LIMIT:
+                with_details = " with its details" if details.get(lang) else ""
                 self.problem(
                     self._at(path, raw, "answer"),
                     entry_id,
-                    f"answer.{lang} is {len(answer)} characters; the limit is {ANSWER_LIMIT}",
+                    f"answer.{lang}{with_details} is {length} characters; "
+                    f"the limit is {ANSWER_LIMIT}",
                 )
-        source = self._source(path, raw, entry_id, required=kind == "faq")
+        sources = self._sources(path, raw, entry_id, required=kind == "faq")
         reviewed = self._reviewed(path, raw, entry_id)
         related = self._related(path, raw, entry_id)
         if len(self.problems) > problems_before:
@@ -358,7 +379,8 @@ class _Collector:
             kind=kind,
             questions=MappingProxyType(questions),
             answers=MappingProxyType(answers),
-            source=source,
+            details=MappingProxyType(details),
+            sources=sources,
             reviewed=reviewed,
             related=related,
             location=where,
@@ -371,27 +393,28 @@ class _Collector:
         return f"{path}:{mapping.key_lines.get(key, mapping.line)}"
 
     def _languages(
-        self, path: Path, value: Any, parent: _LineDict, key: str, owner: str
+        self, path: Path, value: Any, parent: _LineDict, key: str, owner: str, prefix: str = ""
     ) -> dict[str, str]:
-        """A ``{en, ru, kk}`` mapping of non-empty strings."""
+        """A ``{en, ru, kk}`` mapping of non-empty strings (``prefix`` names where it sits)."""
         where = self._at(path, parent, key)
+        name = f"{prefix}.{key}" if prefix else key
         if not isinstance(value, dict):
-            self.problem(where, owner, f"'{key}' must map each of {', '.join(LANGUAGES)} to text")
+            self.problem(where, owner, f"'{name}' must map each of {', '.join(LANGUAGES)} to text")
             return {}
         result = {}
         for lang in LANGUAGES:
             text = value.get(lang)
             if text is None:
-                self.problem(where, owner, f"{key}.{lang} is missing")
+                self.problem(where, owner, f"{name}.{lang} is missing")
             elif not isinstance(text, str) or not text.strip():
-                self.problem(where, owner, f"{key}.{lang} must be non-empty text")
+                self.problem(where, owner, f"{name}.{lang} must be non-empty text")
             else:
                 # Folded YAML (>-) arrives as one line; literal blocks (|-) keep their lines.
                 result[lang] = "\n".join(
                     " ".join(line.split()) for line in text.strip().splitlines()
                 )
         for extra in sorted(set(value) - set(LANGUAGES)):
-            self.problem(where, owner, f"{key} has unknown language '{extra}'")
+            self.problem(where, owner, f"{name} has unknown language '{extra}'")
         return result
 
     def _questions(self, path: Path, raw: _LineDict, entry_id: str) -> dict[str, tuple[str, ...]]:
@@ -428,26 +451,71 @@ class _Collector:
             self.problem(where, entry_id, f"questions has unknown language '{extra}'")
         return result
 
-    def _source(
+    def _sources(
         self, path: Path, raw: _LineDict, entry_id: str, *, required: bool
-    ) -> Source | None:
-        value = raw.get("source")
-        where = self._at(path, raw, "source")
+    ) -> tuple[Source, ...]:
+        """``sources:``, a list of ``{title: {en, ru, kk}, url: <address> or {en, ru, kk}}``."""
+        value = raw.get("sources")
+        where = self._at(path, raw, "sources")
+        if "source" in raw:
+            self.problem(
+                self._at(path, raw, "source"),
+                entry_id,
+                "'source:' is now 'sources:', a list of {title: {en, ru, kk}, url}",
+            )
         if value is None:
             if required:
-                self.problem(where, entry_id, "source is missing (title and url)")
-            return None
+                self.problem(where, entry_id, "sources is missing (a list of title and url)")
+            return ()
+        if not isinstance(value, list) or not value:
+            self.problem(where, entry_id, "sources must be a non-empty list of title and url")
+            return ()
+        sources = []
+        for number, item in enumerate(value, start=1):
+            name = f"sources[{number}]"
+            if not isinstance(item, _LineDict):
+                self.problem(where, entry_id, f"{name} must have 'title' and 'url'")
+                continue
+            item_where = f"{path}:{item.line}"
+            for key in sorted(set(item) - SOURCE_KEYS):
+                where_key = self._at(path, item, key)
+                self.problem(where_key, entry_id, f"{name} has unknown field '{key}'")
+            titles = self._languages(path, item.get("title"), item, "title", entry_id, name)
+            urls = self._urls(path, item, entry_id, name)
+            if "url" not in item:
+                self.problem(item_where, entry_id, f"{name}.url is missing")
+            if len(titles) == len(LANGUAGES) and len(urls) == len(LANGUAGES):
+                sources.append(Source(MappingProxyType(titles), MappingProxyType(urls)))
+        return tuple(sources)
+
+    def _urls(self, path: Path, item: _LineDict, entry_id: str, name: str) -> dict[str, str]:
+        """One address for every language, or a mapping with one address per language."""
+        value = item.get("url")
+        where = self._at(path, item, "url")
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            if not URL_PATTERN.match(value.strip()):
+                self.problem(where, entry_id, f"{name}.url must be an http(s) address")
+                return {}
+            return dict.fromkeys(LANGUAGES, value.strip())
         if not isinstance(value, dict):
-            self.problem(where, entry_id, "source must have 'title' and 'url'")
-            return None
-        title, url = value.get("title"), value.get("url")
-        if not isinstance(title, str) or not title.strip():
-            self.problem(where, entry_id, "source.title must be non-empty text")
-        if not isinstance(url, str) or not re.match(r"^https?://\S+$", url):
-            self.problem(where, entry_id, "source.url must be an http(s) address")
-        if isinstance(title, str) and isinstance(url, str):
-            return Source(title.strip(), url.strip())
-        return None
+            self.problem(
+                where, entry_id, f"{name}.url must be an address or map {', '.join(LANGUAGES)}"
+            )
+            return {}
+        urls = {}
+        for lang in LANGUAGES:
+            url = value.get(lang)
+            if url is None:
+                self.problem(where, entry_id, f"{name}.url.{lang} is missing")
+            elif not isinstance(url, str) or not URL_PATTERN.match(url.strip()):
+                self.problem(where, entry_id, f"{name}.url.{lang} must be an http(s) address")
+            else:
+                urls[lang] = url.strip()
+        for extra in sorted(set(value) - set(LANGUAGES)):
+            self.problem(where, entry_id, f"{name}.url has unknown language '{extra}'")
+        return urls
 
     def _reviewed(self, path: Path, raw: _LineDict, entry_id: str) -> date:
         value = raw.get("reviewed")

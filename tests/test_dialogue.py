@@ -45,9 +45,9 @@ def test_answers_in_the_language_of_the_question(
 
 def test_answer_ends_with_its_source(responder: Responder) -> None:
     reply = responder.respond("what is hotline 111")
-    assert reply.source is not None
+    assert reply.sources
     last_line = reply.text.splitlines()[-1]
-    assert last_line.startswith("Source: ") and reply.source.url in last_line
+    assert last_line.startswith("Source: ") and reply.sources[-1].url("en") in last_line
 
 
 def test_source_label_is_translated(responder: Responder) -> None:

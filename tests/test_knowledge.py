@@ -47,7 +47,7 @@ def test_shipped_knowledge_base_is_valid_and_large_enough() -> None:
         for lang in LANGUAGES:
             assert len(entry.questions[lang]) >= 5, (entry.id, lang)
             assert entry.answers[lang].strip(), (entry.id, lang)
-    assert all(entry.source is not None for entry in faq)
+    assert all(entry.sources for entry in faq)
 
 
 def test_every_interface_string_exists_in_every_language() -> None:
@@ -95,7 +95,7 @@ def test_seed_article_figures_are_answerable() -> None:
             "    reviewed: yesterday",
             "reviewed must be a date",
         ),
-        ("support.yaml", "    source:", "    sourse:", "unknown field 'sourse'"),
+        ("support.yaml", "    sources:", "    sourses:", "unknown field 'sourses'"),
     ],
 )
 def test_broken_files_are_reported_precisely(
@@ -133,8 +133,30 @@ def _entry_mutation(kb_copy: Path, file: str, entry_id: str, mutate) -> int:
         (lambda e: e["answer"].update(ru="x" * 5000), "answer.ru is 5000 characters"),
         (lambda e: e.update(related=["hotline-999"]), "related id 'hotline-999' does not exist"),
         (lambda e: e.update(related="hotline-150"), "related must be a list of ids"),
-        (lambda e: e.pop("source"), "source is missing"),
-        (lambda e: e["source"].update(url="kursiv.media"), "source.url must be an http(s)"),
+        (lambda e: e.pop("sources"), "sources is missing"),
+        (lambda e: e.update(sources=[]), "sources must be a non-empty list"),
+        (lambda e: e["sources"][0].update(url="kursiv.media"), "sources[1].url must be an http(s)"),
+        (lambda e: e["sources"][0].pop("url"), "sources[1].url is missing"),
+        (lambda e: e["sources"][0]["title"].pop("ru"), "sources[1].title.ru is missing"),
+        (lambda e: e["sources"][0].update(title="Kursiv"), "'sources[1].title' must map each"),
+        (lambda e: e["sources"][0].update(pages=3), "sources[1] has unknown field 'pages'"),
+        (
+            lambda e: e["sources"][0].update(url={"en": "https://a.kz/", "ru": "https://b.kz/"}),
+            "sources[1].url.kk is missing",
+        ),
+        (
+            lambda e: e["sources"][0].update(
+                url={**dict.fromkeys(LANGUAGES, "https://a.kz/"), "de": "x"}
+            ),
+            "sources[1].url has unknown language 'de'",
+        ),
+        (lambda e: e["sources"].append("Kursiv"), "sources[2] must have 'title' and 'url'"),
+        (
+            lambda e: e.update(source={"title": "Kursiv", "url": "https://kursiv.media/"}),
+            "'source:' is now 'sources:'",
+        ),
+        (lambda e: e.update(details="for parents"), "'details' must map each"),
+        (lambda e: e.update(details={"en": "For parents."}), "details.ru is missing"),
         (lambda e: e.update(reviewed=date(2099, 1, 1)), "is in the future"),
         (lambda e: e.update(kind="joke"), "kind must be one of"),
     ],
@@ -151,7 +173,7 @@ def test_entry_mistakes_name_the_file_line_and_entry(kb_copy: Path, mutate, expe
 
 def test_all_problems_are_reported_at_once(kb_copy: Path) -> None:
     edit(kb_copy / "days.yaml", "  - id: childrens-day-history", "  - id: childrens-day-date")
-    edit(kb_copy / "help.yaml", "    source:", "    sourse:")
+    edit(kb_copy / "help.yaml", "    sources:", "    sourse:")
     (kb_copy / "broken.yaml").write_text("topic: [unclosed\n", encoding="utf-8")
     problems = problems_of(kb_copy)
     assert any("days.yaml" in p and "duplicate id" in p for p in problems)

@@ -73,21 +73,28 @@ def compose(body: str, *, title: str = "", footer: tuple[str, str] = ("", "")) -
     return _GAP.join(parts)
 
 
-def source_footer(kb: KnowledgeBase, source: Source, lang: str) -> tuple[str, str]:
-    """``Source: title`` as (plain, HTML), the title a link to the source."""
+def source_footer(kb: KnowledgeBase, sources: Sequence[Source], lang: str) -> tuple[str, str]:
+    """One ``Source: title`` line per source as (plain, HTML), each title a link to it."""
     label = kb.text("source_label", lang)
-    title = shorten(source.title, SOURCE_TITLE_LIMIT)
-    link = f'<a href="{escape(source.url, quote=True)}">{escape(title, quote=False)}</a>'
-    return f"{label}: {title}", f"{escape(label, quote=False)}: {link}"
+    plain, html = [], []
+    for source in sources:
+        title = shorten(source.title(lang), SOURCE_TITLE_LIMIT)
+        url = escape(source.url(lang), quote=True)
+        plain.append(f"{label}: {title}")
+        link = f'<a href="{url}">{escape(title, quote=False)}</a>'
+        html.append(f"{escape(label, quote=False)}: {link}")
+    return "\n".join(plain), "\n".join(html)
 
 
 def answer_html(reply: Reply, kb: KnowledgeBase) -> str:
-    """An answer: the question it answers in bold, the answer, the source on the last line."""
+    """An answer: the question it answers in bold, the answer, the details for parents as a
+    paragraph of their own, and the sources on the last lines."""
     title = ""
     if reply.kind == "answer" and reply.entry_id in kb.entries:
         title = kb.entries[reply.entry_id].title(reply.lang)
-    footer = source_footer(kb, reply.source, reply.lang) if reply.source else ("", "")
-    return compose(reply.body, title=title, footer=footer)
+    footer = source_footer(kb, reply.sources, reply.lang) if reply.sources else ("", "")
+    body = f"{reply.body}{_GAP}{reply.details}" if reply.details else reply.body
+    return compose(body, title=title, footer=footer)
 
 
 def reply_message(reply: Reply, kb: KnowledgeBase, *, private: bool) -> Rendered:

@@ -63,9 +63,8 @@ async def test_question_is_answered_in_its_own_language(tg: FakeTelegram, lang: 
     assert (reply.kind, reply.lang, reply.entry_id) == ("answer", lang, "hotline-111")
     sent = call.params["text"]
     assert sent == expected(reply).text
-    source = kb.entries["hotline-111"].source
-    assert source is not None
-    assert sent.splitlines()[-1].endswith(f'<a href="{source.url}">{source.title}</a>')
+    source = kb.entries["hotline-111"].sources[-1]
+    assert sent.splitlines()[-1].endswith(f'<a href="{source.url(lang)}">{source.title(lang)}</a>')
     related = buttons(call)
     assert 1 <= len(related) <= 3
     assert all(data.startswith(f"v1:a:{lang}:") for _, data in related)

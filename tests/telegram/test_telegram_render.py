@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from html import escape
 
 import pytest
 from fakebot import telegram_html_error, visible_text
@@ -31,9 +32,13 @@ def test_every_answer_renders(lang: str) -> None:
     for entry_id in kb.entries:
         reply = responder.answer(entry_id, lang)
         message = valid(render.reply_message(reply, kb, private=True))
-        if reply.source is not None:
-            last = message.text.splitlines()[-1]
-            assert last.startswith(f"{kb.text('source_label', lang)}: <a href=")
+        if reply.sources:
+            footer = message.text.splitlines()[-len(reply.sources) :]
+            for line, source in zip(footer, reply.sources, strict=True):
+                assert line.startswith(f"{kb.text('source_label', lang)}: <a href=")
+                assert f'href="{escape(source.url(lang), quote=True)}"' in line
+        if reply.details:
+            assert escape(reply.details, quote=False) in message.text
         assert message.markup is None or len(message.markup.inline_keyboard) <= 3
 
 
@@ -66,7 +71,12 @@ def test_markup_from_the_knowledge_base_is_escaped() -> None:
         lang="en",
         text="",
         body='Use <b> & "quotes" & </i>',
-        source=Source('A & B <c> "d"', "https://example.org/?a=1&b=<2>"),
+        sources=(
+            Source(
+                dict.fromkeys(LANGS, 'A & B <c> "d"'),
+                dict.fromkeys(LANGS, "https://example.org/?a=1&b=<2>"),
+            ),
+        ),
     )
     message = valid(render.reply_message(reply, kb, private=True))
     assert visible_text(message.text).startswith('Use <b> & "quotes" & </i>')
@@ -79,7 +89,7 @@ def test_a_huge_answer_is_cut_to_telegrams_limit() -> None:
         message = valid(render.reply_message(replace(base, body=body), kb, private=True))
         shown = visible_text(message.text)
         assert utf16_len(shown) <= TEXT_LIMIT
-        assert shown.rstrip().endswith(base.source.title if base.source else "")
+        assert shown.rstrip().endswith(base.sources[-1].title("en") if base.sources else "")
 
 
 @given(st.text(), st.integers(1, 50))
