@@ -361,11 +361,11 @@ class _Collector:
         for lang, answer in answers.items():
             length = len(answer) + len(details.get(lang, ""))
             if length > ANSWER_LIMIT:
-                with_details = " with its details" if details.get(lang) else ""
+                with_details = f" ({length} with its details)" if details.get(lang) else ""
                 self.problem(
                     self._at(path, raw, "answer"),
                     entry_id,
-                    f"answer.{lang}{with_details} is {length} characters; "
+                    f"answer.{lang} is {len(answer)} characters{with_details}; "
                     f"the limit is {ANSWER_LIMIT}",
                 )
         sources = self._sources(path, raw, entry_id, required=kind == "faq")

@@ -50,6 +50,28 @@ def test_answer_ends_with_its_source(responder: Responder) -> None:
     assert last_line.startswith("Source: ") and reply.sources[-1].url("en") in last_line
 
 
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+def test_each_source_gets_a_line_in_the_reply_language(responder: Responder, lang: str) -> None:
+    entry = next(e for e in responder.kb.entries.values() if len(e.sources) > 1)
+    reply = responder.answer(entry.id, lang)
+    lines = reply.text.splitlines()[-len(entry.sources) :]
+    label = responder.kb.text("source_label", lang)
+    for line, source in zip(lines, entry.sources, strict=True):
+        assert line == f"{label}: {source.title(lang)} — {source.url(lang)}"
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+def test_details_for_parents_follow_the_answer_as_their_own_paragraph(
+    responder: Responder, lang: str
+) -> None:
+    entry = next(e for e in responder.kb.entries.values() if e.details)
+    reply = responder.answer(entry.id, lang)
+    assert reply.body == entry.answers[lang] and reply.details == entry.details[lang]
+    paragraphs = reply.text.split("\n\n")
+    assert paragraphs[:2] == [entry.answers[lang], entry.details[lang]]
+    assert paragraphs[2].startswith(responder.kb.text("source_label", lang))
+
+
 def test_source_label_is_translated(responder: Responder) -> None:
     assert (
         responder.respond("когда день защиты детей").text.splitlines()[-1].startswith("Источник: ")

@@ -91,7 +91,7 @@ def test_seed_article_figures_are_answerable() -> None:
         ),
         (
             "orphans.yaml",
-            "    reviewed: 2026-11-26",
+            "    reviewed: 2026-12-02",
             "    reviewed: yesterday",
             "reviewed must be a date",
         ),
@@ -150,7 +150,7 @@ def _entry_mutation(kb_copy: Path, file: str, entry_id: str, mutate) -> int:
             ),
             "sources[1].url has unknown language 'de'",
         ),
-        (lambda e: e["sources"].append("Kursiv"), "sources[2] must have 'title' and 'url'"),
+        (lambda e: e["sources"].insert(1, "Kursiv"), "sources[2] must have 'title' and 'url'"),
         (
             lambda e: e.update(source={"title": "Kursiv", "url": "https://kursiv.media/"}),
             "'source:' is now 'sources:'",
@@ -231,3 +231,77 @@ def test_ids_too_long_for_telegram_buttons_are_refused(kb_copy: Path) -> None:
     edit(kb_copy / "help.yaml", "  - id: hotline-150", f"  - id: {long_id}")
     problems = problems_of(kb_copy)
     assert any(f": {long_id}: id is longer than 50 characters" in p for p in problems)
+
+
+# --- content rules (issue 10's content review) ---------------------------------------------------
+
+#: Words an answer must not open with: "Yes."/"No." contradict half of the phrasings they answer
+#: ("does 111 tell my parents?" / "is 111 anonymous?").
+YES_NO = re.compile(r"^(yes|no|да|нет|иә|ия|жоқ)\b", re.IGNORECASE)
+#: A sentence ends at . ! ? followed by a space and a capital letter, a digit or an opening quote.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ0-9«\"(])")
+MAX_SENTENCES = 4
+
+
+def _faq_entries():
+    return [entry for entry in shipped_knowledge().entries.values() if entry.kind == "faq"]
+
+
+def test_no_answer_opens_with_yes_or_no() -> None:
+    for entry in shipped_knowledge().entries.values():
+        for lang in LANGUAGES:
+            assert not YES_NO.match(entry.answers[lang]), (entry.id, lang)
+
+
+def test_answers_for_children_are_at_most_four_sentences() -> None:
+    """Details for parents go to ``details:``; the answer itself stays short."""
+    for entry in _faq_entries():
+        for lang in LANGUAGES:
+            sentences = SENTENCE_END.split(entry.answers[lang])
+            assert len(sentences) <= MAX_SENTENCES, (entry.id, lang, len(sentences))
+
+
+def test_every_source_title_is_written_in_each_language() -> None:
+    for entry in _faq_entries():
+        for source in entry.sources:
+            titles = {lang: source.title(lang) for lang in LANGUAGES}
+            assert titles["ru"] != titles["en"] and titles["kk"] != titles["en"], entry.id
+            assert titles["ru"] != titles["kk"], entry.id
+
+
+def test_sources_with_language_versions_link_each_language() -> None:
+    """adilet.zan.kz publishes its texts in Russian, Kazakh and English: each reader gets theirs."""
+    kb = shipped_knowledge()
+    adilet = [s for e in kb.entries.values() for s in e.sources if "adilet.zan.kz" in s.url("en")]
+    assert adilet
+    for source in adilet:
+        assert "/eng/" in source.url("en") and "/rus/" in source.url("ru")
+        assert "/kaz/" in source.url("kk")
+
+
+def test_helpline_claims_stay_within_the_fact_register() -> None:
+    """Only 112 is confirmed free from any phone; 150's current status is unconfirmed."""
+    kb = shipped_knowledge()
+    texts = [
+        (entry.id, text)
+        for entry in kb.entries.values()
+        for mapping in (entry.answers, entry.details)
+        for text in mapping.values()
+    ] + [(key, kb.text(key, lang)) for key in ("hotlines", "help", "about") for lang in LANGUAGES]
+    told_to_check = ("check that it still works", "проверь, работает ли", "жұмыс істей ме, тексер")
+    for owner, text in texts:
+        lowered = text.lower()
+        assert not any(phrase in lowered for phrase in told_to_check), owner
+        if (
+            "any phone" in lowered
+            or "любого телефона" in lowered
+            or "кез келген телефон" in lowered
+        ):
+            assert "112" in text, owner
+
+
+def test_knowledge_comments_point_at_the_fact_register_in_the_repository() -> None:
+    assert (KNOWLEDGE_DIR / "FACTS.md").is_file()
+    for path in KNOWLEDGE_DIR.glob("*.yaml"):
+        assert "/work/shared" not in path.read_text(encoding="utf-8"), path.name
+        assert "shared/facts.md" not in path.read_text(encoding="utf-8"), path.name
