@@ -10,7 +10,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shared import KNOWLEDGE_DIR, shipped_responder
+from shared import CASES_DIR, KNOWLEDGE_DIR, shipped_responder
 
 from bot.dialogue import REPLY_KINDS, Responder
 from bot.knowledge import TELEGRAM_MESSAGE_LIMIT
@@ -174,3 +174,13 @@ def test_any_text_gets_exactly_one_valid_reply(messages: list[str]) -> None:
         assert len(reply.text) <= TELEGRAM_MESSAGE_LIMIT
         assert reply.lang in ("en", "ru", "kk")
         assert 0 <= reply.score <= 100
+
+
+SMALLTALK_CASES = yaml.safe_load((CASES_DIR / "smalltalk.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", SMALLTALK_CASES, ids=[case["message"] for case in SMALLTALK_CASES])
+def test_small_talk_gets_its_reply_not_the_fallback(responder: Responder, case: dict) -> None:
+    """Thanks, greetings, "what can I ask you", "who made you" and goodbyes, in every language."""
+    reply = responder.respond(case["message"])
+    assert (reply.kind, reply.entry_id) == ("smalltalk", case["entry"])
