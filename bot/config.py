@@ -16,6 +16,8 @@ from pathlib import Path
 TOKEN_PATTERN = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 #: Telegram accepts 1-256 characters from A-Z, a-z, 0-9, _ and - as a webhook secret.
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+#: What ``STORAGE_URL`` may name besides the default files: a Redis server.
+STORAGE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(ValueError):
@@ -51,6 +53,8 @@ class Settings:
     listen: str = "127.0.0.1"
     port: int = 8443
     data_dir: Path = Path("data")
+    #: Empty: files in ``data_dir``. ``redis://...``: shared by every replica (may hold a password).
+    storage_url: str = field(default="", repr=False)
     knowledge_dir: Path | None = None
     log_level: str = "INFO"
 
@@ -70,6 +74,12 @@ class Settings:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
         knowledge = get("KNOWLEDGE_DIR")
+        storage_url = get("STORAGE_URL") or ""
+        if storage_url and not storage_url.startswith(STORAGE_SCHEMES):
+            raise ConfigError(
+                "STORAGE_URL must be empty (files in DATA_DIR) or a Redis URL such as "
+                "redis://127.0.0.1:6379/0."
+            )
         return cls(
             token=get("TELEGRAM_BOT_TOKEN") or "",
             api_base_url=get("TELEGRAM_API_BASE_URL"),
@@ -78,6 +88,7 @@ class Settings:
             listen=get("LISTEN") or "127.0.0.1",
             port=int(port_text),
             data_dir=Path(get("DATA_DIR") or "data"),
+            storage_url=storage_url,
             knowledge_dir=Path(knowledge) if knowledge else None,
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
         )
