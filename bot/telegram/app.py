@@ -33,20 +33,24 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.dialogue import Responder
 from bot.knowledge import KnowledgeBase
+from bot.storage import Store, open_store
 from bot.telegram import handlers
 from bot.telegram.addressing import ADDRESSED, FORWARDED_FROM_CHANNEL, FROM_PEOPLE
 from bot.telegram.callbacks import check_fits
 from bot.telegram.context import CONTEXT_TYPES, SERVICES, BotContext, Services
 from bot.telegram.delivery import (
     CONNECTIONS,
+    READ_TIMEOUT,
     SENDS_PER_SECOND,
     OrderedUpdateProcessor,
     PatientRateLimiter,
     UpdatesRequest,
 )
 from bot.telegram.inline import on_inline_query
+from bot.telegram.intake import BotApplication, ConfirmingUpdater
 from bot.telegram.logs import configure_logging
 from bot.telegram.persistence import LanguagePersistence
+from bot.telegram.privacy import MessageTracker
 from bot.text import DEFAULT_LANGUAGE, LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -82,15 +86,23 @@ def build_application(
     *,
     responder: Responder | None = None,
     sends_per_second: float = SENDS_PER_SECOND,
-) -> Application:
+    read_timeout: float = READ_TIMEOUT,
+    store: Store | None = None,
+) -> BotApplication:
     """The bot's Application, ready for ``initialize()``/``start()`` or ``run_polling()``.
 
     ``sends_per_second`` is Telegram's overall limit (0 lifts it, for measuring the bot itself).
+    ``read_timeout`` is how long an answer from Telegram is waited for; ``store`` where
+    languages, handled updates and message spans live (default: what ``STORAGE_URL`` names).
     Raises ValueError if an entry or topic id is too long to fit in a button.
     """
     check_fits(kb)
+    if store is None:
+        store = open_store(settings.storage_url, settings.data_dir, namespace=bot_id(settings))
+    tracker = MessageTracker(store)
     builder = (
         ApplicationBuilder()
+        .application_class(BotApplication)
         .token(settings.token)
         .context_types(CONTEXT_TYPES)
         .defaults(
@@ -101,15 +113,20 @@ def build_application(
         )
         .rate_limiter(PatientRateLimiter(sends_per_second=sends_per_second))
         .connection_pool_size(CONNECTIONS)
+        .read_timeout(read_timeout)
         .get_updates_request(UpdatesRequest())
         .concurrent_updates(OrderedUpdateProcessor())
-        .persistence(LanguagePersistence(settings.data_dir))
+        .persistence(LanguagePersistence(store))
         .post_init(set_command_menus)
     )
     if settings.api_base_url:
         builder = builder.base_url(settings.api_base_url)
     application = builder.build()
-    application.bot_data[SERVICES] = Services(responder or Responder(kb))
+    assert isinstance(application, BotApplication)
+    # Updates are confirmed to Telegram only once handled (see bot.telegram.intake).
+    application.attach(store, tracker)
+    application.updater = ConfirmingUpdater(application)
+    application.bot_data[SERVICES] = Services(responder or Responder(kb), tracker=tracker)
     register_handlers(application)
     return application
 
@@ -185,6 +202,11 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
         "secret_token": settings.webhook_secret or None,
         "allowed_updates": ALLOWED_UPDATES,
     }
+
+
+def bot_id(settings: Settings) -> str:
+    """The bot's numeric id (the token's public part), to keep bots apart in shared storage."""
+    return settings.token.split(":", 1)[0] if ":" in settings.token else ""
 
 
 def webhook_route(webhook_url: str, token: str) -> tuple[str, str]:

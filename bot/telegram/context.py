@@ -14,6 +14,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 from bot.dialogue import Responder
 from bot.knowledge import KnowledgeBase
+from bot.storage import FileStore
 from bot.telegram.flood import FloodGuard
 from bot.telegram.persistence import LANGUAGE_KEY
 from bot.telegram.privacy import MessageTracker
@@ -27,7 +28,7 @@ class Services:
     """Built once per application: the answering pipeline and the in-memory safety state."""
 
     responder: Responder
-    tracker: MessageTracker = field(default_factory=MessageTracker)
+    tracker: MessageTracker = field(default_factory=lambda: MessageTracker(FileStore(None)))
     flood: FloodGuard = field(default_factory=FloodGuard)
 
 

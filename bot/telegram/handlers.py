@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 
-from telegram import CallbackQuery, ReplyParameters, Update
+from telegram import CallbackQuery, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -22,8 +21,8 @@ from bot.telegram.addressing import without_mention
 from bot.telegram.callbacks import Action, Button, decode
 from bot.telegram.context import BotContext
 from bot.telegram.flood import Verdict
-from bot.telegram.logs import note_reply, update_kind
-from bot.telegram.privacy import delete_messages
+from bot.telegram.logs import log_handler_error, note_reply
+from bot.telegram.privacy import clear_chat, clear_gap
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +35,11 @@ def _is_private(update: Update) -> bool:
     return chat is not None and chat.type == ChatType.PRIVATE
 
 
-async def send(update: Update, context: BotContext, message: render.Rendered) -> None:
+async def send(update: Update, context: BotContext, message: render.Rendered) -> Message | None:
     """Send ``message`` to the update's chat; in a private chat remember its id for hiding."""
     chat = update.effective_chat
     if chat is None:
-        return
+        return None
     asked = update.message or update.edited_message
     quote = None
     if asked is not None and chat.type != ChatType.PRIVATE:
@@ -52,6 +51,7 @@ async def send(update: Update, context: BotContext, message: render.Rendered) ->
     if chat.type == ChatType.PRIVATE:
         context.services.tracker.add(chat.id, sent.message_id)
     note_reply(message.kind, message.lang)
+    return sent
 
 
 async def send_reply(update: Update, context: BotContext, reply: Reply) -> None:
@@ -87,13 +87,17 @@ async def _answer_query(query: CallbackQuery, text: str | None = None) -> None:
         await query.answer(text)
 
 
-async def _erase_chat(update: Update, context: BotContext, *also: int) -> None:
-    """Delete the messages of a private chat that the bot remembers (plus ``also``)."""
+async def _clear_chat(update: Update, context: BotContext, lang: str, key: str, *also: int) -> None:
+    """Delete the whole private chat (up to the newest of ``also``), then leave the notice
+    ``key``, or ``<key>_partly`` saying honestly that some messages could not be deleted."""
     chat = update.effective_chat
     if chat is None or chat.type != ChatType.PRIVATE:
         return
-    ids = [*context.services.tracker.pop(chat.id), *also]
-    await delete_messages(context.bot, chat.id, ids)
+    cleared = await clear_chat(context.bot, context.services.tracker, chat.id, *also)
+    notice = key if cleared.complete else f"{key}_partly"
+    sent = await send(update, context, render.notice(context.kb, notice, lang))
+    if sent is not None:
+        await clear_gap(context.bot, chat.id, cleared, sent.message_id)
 
 
 # ---- before everything else (negative groups) ---------------------------------------------
@@ -171,10 +175,13 @@ async def about(update: Update, context: BotContext) -> None:
 async def forget(update: Update, context: BotContext) -> None:
     """Delete the chat's messages the bot can and everything stored about the user."""
     lang = context.interface_language(update)
-    await _erase_chat(update, context)
     if update.effective_user is not None:
         context.application.drop_user_data(update.effective_user.id)
-    await send(update, context, render.notice(context.kb, "forgotten", lang))
+    if not _is_private(update):  # a bot cannot delete a group's messages for a member
+        await send(update, context, render.notice(context.kb, "forgotten_group", lang))
+        return
+    asked = update.effective_message
+    await _clear_chat(update, context, lang, "forgotten", *([asked.message_id] if asked else []))
 
 
 async def _notice(update: Update, context: BotContext, key: str) -> None:
@@ -211,11 +218,12 @@ async def on_button(update: Update, context: BotContext) -> None:
     if query is None:
         return
     button = decode(query.data, context.kb)
-    if (
-        button is None
-        or query.message is None
-        or (button.action is Action.HIDE_CHAT and not _is_private(update))
-    ):
+    if button is not None and button.action is Action.HIDE_CHAT and not _is_private(update):
+        lang = context.interface_language(update)
+        await _answer_query(query, context.kb.text("hide_group", lang))
+        note_reply("hide_group", lang)
+        return
+    if button is None or query.message is None:
         lang = context.interface_language(update)
         await _answer_query(query, context.kb.text("stale_button", lang))
         note_reply("stale_button", lang)
@@ -282,9 +290,8 @@ async def _hide_chat(update: Update, context: BotContext, button: Button) -> Non
     """Delete what can be deleted of this private chat and leave one neutral line."""
     query = update.callback_query
     pressed_on = [query.message.message_id] if query and query.message else []
-    await _erase_chat(update, context, *pressed_on)
     lang = _button_language(context, button)
-    await send(update, context, render.notice(context.kb, "chat_hidden", lang))
+    await _clear_chat(update, context, lang, "chat_hidden", *pressed_on)
 
 
 _BUTTON_ACTIONS: dict[Action, Callable[[Update, BotContext, Button], Awaitable[None]]] = {
@@ -306,9 +313,7 @@ _BUTTON_ACTIONS: dict[Action, Callable[[Update, BotContext, Button], Awaitable[N
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure (its type and where, never content) and tell the user, then carry on."""
     error = context.error
-    # Only the exception's type and code locations: its message may quote what the user wrote.
-    where = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""
-    logger.error("%s while handling %s\n%s", type(error).__name__, update_kind(update), where)
+    log_handler_error(error, update)  # expected conditions quietly, our own bugs as ERROR
     if not isinstance(update, Update) or isinstance(error, Forbidden):
         return
     chat = update.effective_chat

@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from telegram import TelegramObject, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +141,27 @@ async def log_update(update: object, handling: Awaitable[Any]) -> None:
             outcome.reply,
             milliseconds,
         )
+
+
+def log_handler_error(error: BaseException | None, update: object) -> None:
+    """Log a handler's failure: expected conditions in one quiet line, our own bugs as ERROR.
+
+    Expected: the user blocked the bot or left (Forbidden), the chat is gone, Telegram could not
+    be reached in time (network errors, timeouts, rate limits outlasting the retries). Anything
+    else is a bug: ERROR with the code locations, never the exception's message (it may quote
+    what the user wrote).
+    """
+    kind = update_kind(update)
+    name = type(error).__name__
+    if isinstance(error, Forbidden):
+        logger.info("Reply to %s not delivered: the user blocked the bot or left", kind)
+    elif isinstance(error, BadRequest) and "chat not found" in error.message.lower():
+        logger.warning("Reply to %s not delivered: the chat is gone", kind)
+    elif isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
+        logger.warning("Reply to %s not delivered: Telegram unreachable (%s)", kind, name)
+    else:
+        where = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""
+        logger.error("%s while handling %s\n%s", name, kind, where)
 
 
 def update_kind(update: object) -> str:

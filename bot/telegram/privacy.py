@@ -1,101 +1,132 @@
 """The "Hide this chat" button and /forget: which messages to delete, and deleting them.
 
-A child whose phone is checked by the person hurting them must be able to erase the chat. The
-Bot API lets a bot delete both sides of a private chat for 48 hours, but only by message id, so
-the bot remembers ids, and nothing else: never text, never who sent what. The ids live in
-memory only (a restart forgets them; the button then deletes at least the message it is on),
-at most ``PER_CHAT`` per chat, and are dropped once Telegram would no longer delete them.
+A child whose phone is checked by the person hurting them must be able to erase the chat, and
+"Chat cleared." must be true. The Bot API lets a bot delete both sides of a private chat for 48
+hours, only by message id, and in a private chat the ids count up one by one. So the bot stores,
+per private chat, where its messages start and the newest id (``bot.storage.ChatSpan``: ids and
+10-minute buckets, never text, never who sent what), in the store that survives restarts and is
+shared by replicas, and deletes the whole range with ``deleteMessages``, 100 ids a call, whatever
+this process happened to see. Ids that no longer exist are skipped by Telegram; ids it refuses
+are narrowed down by halving the batch. What could not be deleted (a refusal, or messages older
+than 48 hours) is reported, so that the reply can say so honestly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from telegram import Bot
 from telegram.constants import BulkRequestLimit
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
+
+from bot.storage import DELETABLE_FOR, MessageSpan, Store
 
 logger = logging.getLogger(__name__)
 
-#: Telegram lets a bot delete messages in a private chat for 48 hours.
-DELETABLE_FOR = 48 * 3600.0
-#: Ids kept per chat: enough for a long conversation, small enough for 100,000 chats.
-PER_CHAT = 200
-#: Chats remembered at once; the least recently active are forgotten first.
-MAX_CHATS = 100_000
-#: How often expired ids are swept out of every chat (seconds).
-SWEEP_EVERY = 600.0
+__all__ = ["BATCH", "DELETABLE_FOR", "Cleared", "MessageTracker", "clear_chat", "clear_gap"]
+
 #: Telegram's limit on ids per ``deleteMessages`` call.
 BATCH = BulkRequestLimit.MAX_LIMIT
 
 
 class MessageTracker:
-    """Recent message ids per private chat, for deleting them later."""
+    """Notes the ids of private messages in the store.
 
-    def __init__(
-        self,
-        *,
-        per_chat: int = PER_CHAT,
-        max_chats: int = MAX_CHATS,
-        keep_for: float = DELETABLE_FOR,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._per_chat = per_chat
-        self._max_chats = max_chats
-        self._keep_for = keep_for
-        self._clock = clock
-        self._chats: OrderedDict[int, deque[tuple[float, int]]] = OrderedDict()
-        self._swept = clock()
+    ``add`` is cheap and synchronous (handlers call it right after sending); the ids are written
+    by ``flush``, which runs after every update, before Telegram is told it was handled.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: dict[int, list[int]] = {}
 
     def add(self, chat_id: int, message_id: int) -> None:
         """Remember one message id of a private chat."""
-        now = self._clock()
-        self._sweep(now)
-        ids = self._chats.get(chat_id)
-        if ids is None:
-            ids = self._chats[chat_id] = deque(maxlen=self._per_chat)
-            if len(self._chats) > self._max_chats:
-                self._chats.popitem(last=False)
-        else:
-            self._chats.move_to_end(chat_id)
-        ids.append((now, message_id))
+        self._pending.setdefault(chat_id, []).append(message_id)
 
-    def pop(self, chat_id: int) -> list[int]:
-        """The chat's ids Telegram may still delete; the chat is forgotten afterwards."""
-        ids = self._chats.pop(chat_id, deque())
-        oldest = self._clock() - self._keep_for
-        return sorted({message_id for at, message_id in ids if at >= oldest})
+    async def flush(self, chat_id: int | None = None) -> None:
+        """Write the ids noted so far (of one chat, or of all)."""
+        chats = [chat_id] if chat_id is not None else list(self._pending)
+        for chat in chats:
+            ids = self._pending.pop(chat, None)
+            if ids:
+                await self.store.note_messages(chat, ids)
+
+    async def take(self, chat_id: int) -> MessageSpan:
+        """The chat's span, to delete; what is noted afterwards starts a new one."""
+        await self.flush(chat_id)
+        return await self.store.take_span(chat_id)
+
+    async def forget(self, chat_id: int) -> None:
+        """Drop what is stored about the chat."""
+        self._pending.pop(chat_id, None)
+        await self.store.forget_chat(chat_id)
 
     def __len__(self) -> int:
-        """How many chats are remembered (for tests and the soak benchmark)."""
-        return len(self._chats)
-
-    def _sweep(self, now: float) -> None:
-        if now - self._swept < SWEEP_EVERY:
-            return
-        self._swept = now
-        oldest = now - self._keep_for
-        for chat_id in list(self._chats):
-            ids = self._chats[chat_id]
-            while ids and ids[0][0] < oldest:
-                ids.popleft()
-            if not ids:
-                del self._chats[chat_id]
-
-
-async def delete_messages(bot: Bot, chat_id: int, message_ids: Iterable[int]) -> None:
-    """Delete what can still be deleted; a message that cannot be is skipped, never an error."""
-    ids = sorted(set(message_ids))
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
+        """Private chats with a stored span, where the store can tell (soak benchmark)."""
         try:
-            await bot.delete_messages(chat_id, batch)
-        except TelegramError as error:
-            logger.warning("deleteMessages failed (%s); deleting one by one", type(error).__name__)
-            for message_id in batch:
-                with contextlib.suppress(TelegramError):
-                    await bot.delete_message(chat_id, message_id)
+            return len(self.store)  # type: ignore[arg-type]
+        except TypeError:
+            return 0
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """What deleting a chat achieved."""
+
+    newest: int | None
+    not_deleted: int
+    older_remain: bool
+
+    @property
+    def complete(self) -> bool:
+        """Every message of the chat is gone, as far as the bot can tell."""
+        return not self.not_deleted and not self.older_remain
+
+
+async def clear_chat(bot: Bot, tracker: MessageTracker, chat_id: int, *also: int) -> Cleared:
+    """Delete the private chat's whole stored range, up to the newest of it and ``also``."""
+    span = await tracker.take(chat_id)
+    ids = span.ids(*also)
+    not_deleted = await delete_messages(bot, chat_id, ids)
+    if not_deleted or span.older_remain:
+        logger.info(
+            "Chat cleared in part (%d ids refused, older messages %s)",
+            not_deleted,
+            "remain" if span.older_remain else "none",
+        )
+    return Cleared(max(ids) if ids else None, not_deleted, span.older_remain)
+
+
+async def clear_gap(bot: Bot, chat_id: int, cleared: Cleared, notice_id: int) -> None:
+    """Delete what arrived between the cleared range and the notice sent after it (a copy of a
+    reply whose answer got lost, a message sent meanwhile)."""
+    if cleared.newest is not None and notice_id - cleared.newest > 1:
+        await delete_messages(bot, chat_id, range(cleared.newest + 1, notice_id))
+
+
+async def delete_messages(bot: Bot, chat_id: int, message_ids: Iterable[int]) -> int:
+    """Delete what can still be deleted; returns how many ids Telegram refused."""
+    ids = sorted(set(message_ids))
+    refused = 0
+    for start in range(0, len(ids), BATCH):
+        refused += await _delete_batch(bot, chat_id, ids[start : start + BATCH])
+    return refused
+
+
+async def _delete_batch(bot: Bot, chat_id: int, ids: Sequence[int]) -> int:
+    try:
+        await bot.delete_messages(chat_id, ids)
+    except BadRequest as error:
+        if len(ids) == 1:
+            return 0 if "not found" in error.message.lower() else 1
+        half = len(ids) // 2  # some id is refused: find which, keep deleting the others
+        return await _delete_batch(bot, chat_id, ids[:half]) + await _delete_batch(
+            bot, chat_id, ids[half:]
+        )
+    except TelegramError as error:
+        logger.warning("deleteMessages failed (%s)", type(error).__name__)
+        return len(ids)
+    return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from fakebot import FakeTelegram, updates
-from telegram.ext import Application
 from tgharness import (
     CLARIFY_CANDIDATES,
     CRISIS_CANDIDATES,
@@ -23,6 +22,7 @@ from tgharness import (
 )
 
 from bot.telegram import render
+from bot.telegram.intake import BotApplication
 
 pytestmark = pytest.mark.usefixtures("bot")
 
@@ -134,15 +134,19 @@ async def test_crisis_comes_first_and_hide_chat_erases_both_sides(
     assert left["text"] == kb.text("chat_hidden", lang)
 
 
-async def test_hide_chat_without_remembered_ids_still_deletes_its_message(
-    tg: FakeTelegram, bot: Application
+async def test_hide_chat_without_stored_ids_still_deletes_its_message(
+    tg: FakeTelegram, bot: BotApplication
 ) -> None:
-    """After a restart the ids are gone; the button still deletes the message it is on."""
+    """With the stored ids gone (a storage file lost), the button still deletes the message it
+    is on, and says that older messages may remain."""
     text = CRISIS_CANDIDATES["en"][0]
     call = await reply_to(tg, updates.text_message(text, user_id=31), 31)
-    bot.bot_data["services"].tracker.pop(31)
+    await tg.wait_for(lambda: not tg.pending_updates, what="the update confirmed")
+    await bot.store.forget_chat(31)
     await press(tg, "v1:h:en", message_of(tg, call))
     await tg.wait_for(lambda: (31, call.result["message_id"]) in tg.deleted)
+    notice = await tg.wait_for_calls("sendMessage", n=2, chat_id=31)
+    assert notice[1].params["text"] == kb.text("chat_hidden_partly", "en")
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -85,5 +85,12 @@ async def test_hide_button_forged_in_a_group_deletes_nothing(tg: FakeTelegram) -
     tg.push(update)
     query_id = update["callback_query"]["id"]
     await tg.wait_for(lambda: query_id in tg.answered_queries)
-    assert tg.answered_queries[query_id]["text"] == kb.text("stale_button", "en")
+    assert tg.answered_queries[query_id]["text"] == kb.text("hide_group", "en")
     assert not tg.deleted
+
+
+async def test_forget_in_a_group_says_what_it_can_do_there(tg: FakeTelegram) -> None:
+    """A bot cannot delete a member's messages in a group: /forget says so, deletes nothing."""
+    call = await reply_to(tg, updates.command("/forget", chat_type="supergroup", user_id=5), GROUP)
+    assert call.params["text"] == kb.text("forgotten_group", "en")
+    assert not tg.deleted and not tg.calls_of("deleteMessages")

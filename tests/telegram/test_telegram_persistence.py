@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import stat
 from pathlib import Path
@@ -21,13 +22,13 @@ from tgharness import (
     running,
 )
 
+from bot.storage import LEGACY_PICKLE, STATE_FILE, UPDATES_FILE, FileStore
 from bot.telegram import render
-from bot.telegram.persistence import FILE_NAME, LanguagePersistence
+from bot.telegram.persistence import LanguagePersistence
 
 
 def stored(data_dir: Path) -> dict:
-    with (data_dir / FILE_NAME).open("rb") as file:
-        return pickle.load(file)
+    return json.loads((data_dir / STATE_FILE).read_text())
 
 
 def mode(path: Path) -> int:
@@ -48,10 +49,14 @@ async def test_language_survives_a_restart(tg: FakeTelegram, tmp_path: Path, lan
         question_text = question("hotline-111", "en")
         await reply_to(tg, updates.text_message(question_text, user_id=81, first_name="Secret"), 81)
     data = stored(data_dir)
-    assert data["user_data"] == {80: {"lang": lang}}, "only the choice, only of who made one"
-    assert not data["chat_data"] and not data["bot_data"] and not data["conversations"]
-    assert "Secret" not in repr(data) and question_text not in repr(data)
-    assert mode(data_dir / FILE_NAME) == 0o600
+    assert data["languages"] == {"80": lang}, "only the choice, only of who made one"
+    assert set(data) == {"version", "languages", "chats"}
+    assert set(data["chats"]) == {"80", "81"}, "message ids only, for Hide this chat"
+    ours = [data_dir / STATE_FILE, data_dir / UPDATES_FILE]
+    everything = "".join(path.read_text() for path in ours)
+    assert "Secret" not in everything and question_text not in everything
+    for path in ours:
+        assert mode(path) == 0o600, path
     assert mode(data_dir) == 0o700
     async with running(tg, data_dir):
         greeting = await reply_to(tg, updates.command("/start", user_id=80), 80)
@@ -64,7 +69,7 @@ async def test_forget_removes_the_user_from_the_file(tg: FakeTelegram, tmp_path:
         await choose(tg, 82, "ru")
         await choose(tg, 83, "kk")
         await reply_to(tg, updates.command("/forget", user_id=82), 82)
-    assert stored(tmp_path)["user_data"] == {83: {"lang": "kk"}}
+    assert stored(tmp_path)["languages"] == {"83": "kk"}
     check_replies(tg)
 
 
@@ -80,10 +85,10 @@ async def test_shutdown_mid_traffic_answers_what_it_fetched_and_flushes(
         await tg.wait_for(lambda: len(tg.calls_of("sendMessage")) > 5, what="traffic under way")
         stopping = app  # leaving the block stops it now, with replies still going out
     assert stopping.running is False
-    assert stored(tmp_path)["user_data"] == {90: {"lang": "kk"}}
+    assert stored(tmp_path)["languages"] == {"90": "kk"}
     answered = {u for u in users if tg.sent_to(u)}
     assert answered, "some replies went out before the stop"
-    # Whatever was not fetched is still queued at Telegram and is answered after a restart.
+    # Whatever was not handled is still queued at Telegram and is answered after a restart.
     async with running(tg, tmp_path):
         await tg.wait_for(lambda: all(tg.sent_to(u) for u in users), what="every message answered")
     assert all(len(tg.sent_to(u)) == 1 for u in users), "no message answered twice"
@@ -91,19 +96,52 @@ async def test_shutdown_mid_traffic_answers_what_it_fetched_and_flushes(
 
 
 async def test_file_mode_is_fixed_on_start(tmp_path: Path) -> None:
-    path = tmp_path / FILE_NAME
-    with path.open("wb") as file:
-        pickle.dump({"user_data": {1: {"lang": "ru"}}}, file)
+    path = tmp_path / STATE_FILE
+    path.write_text(json.dumps({"version": 1, "languages": {"1": "ru"}, "chats": {}}))
     path.chmod(0o644)
-    LanguagePersistence(tmp_path)
+    store = FileStore(tmp_path)
+    await store.open()
     assert mode(path) == 0o600
+    assert await store.languages() == {1: "ru"}
 
 
 async def test_only_known_languages_are_stored(tmp_path: Path) -> None:
-    persistence = LanguagePersistence(tmp_path)
+    store = FileStore(tmp_path)
+    await store.open()
+    persistence = LanguagePersistence(store)
     persistence.set_bot(ExtBot(TOKEN))  # as the Application does
     await persistence.update_user_data(1, {"lang": "ru", "name": "Secret"})
     await persistence.update_user_data(2, {"lang": "xx"})
     await persistence.update_user_data(3, {})
     await persistence.flush()
-    assert stored(tmp_path)["user_data"] == {1: {"lang": "ru"}}
+    assert stored(tmp_path)["languages"] == {"1": "ru"}
+    assert await persistence.get_user_data() == {1: {"lang": "ru"}}
+
+
+async def test_an_earlier_versions_pickle_is_carried_over_then_removed(tmp_path: Path) -> None:
+    legacy = {"user_data": {5: {"lang": "kk"}, 6: {}}, "chat_data": {}, "bot_data": {}}
+    (tmp_path / LEGACY_PICKLE).write_bytes(pickle.dumps(legacy))
+    store = FileStore(tmp_path)
+    await store.open()
+    assert await store.languages() == {5: "kk"}
+    assert not (tmp_path / LEGACY_PICKLE).exists()
+    assert stored(tmp_path)["languages"] == {"5": "kk"}
+
+
+class Trap:
+    """Unpickling this would run code: the store must refuse it, not load it."""
+
+    def __reduce__(self) -> tuple:
+        return (Path("/nonexistent-trap").touch, ())
+
+
+async def test_a_pickle_holding_objects_is_moved_aside_not_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / LEGACY_PICKLE).write_bytes(pickle.dumps({"user_data": {1: Trap()}}))
+    store = FileStore(tmp_path)
+    await store.open()
+    assert await store.languages() == {}
+    assert not Path("/nonexistent-trap").exists()
+    assert [p.name for p in tmp_path.glob(f"{LEGACY_PICKLE}.unreadable-*")]
+    assert "moved it to" in caplog.text

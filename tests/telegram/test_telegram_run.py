@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import pickle
 import signal
 import stat
 import sys
@@ -15,7 +15,7 @@ from fakebot import FakeTelegram, updates
 from tgharness import TOKEN, WAIT, check_replies
 
 from bot.__main__ import main
-from bot.telegram.persistence import FILE_NAME
+from bot.storage import STATE_FILE
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SECRET_TEXT = "a question nobody may log"
@@ -108,9 +108,8 @@ async def test_sigterm_mid_traffic_stops_cleanly_and_writes_the_language(tmp_pat
     log = (out + err).decode()
     assert bot.returncode == 0, log[-2000:]
     assert menu.ok
-    path = tmp_path / "data" / FILE_NAME
-    with path.open("rb") as file:
-        assert pickle.load(file)["user_data"] == {500: {"lang": "ru"}}
+    path = tmp_path / "data" / STATE_FILE
+    assert json.loads(path.read_text())["languages"] == {"500": "ru"}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for secret in (TOKEN, TOKEN.split(":")[1], SECRET_TEXT, "Secret", "98765"):
         assert secret not in log
