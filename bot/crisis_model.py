@@ -60,7 +60,12 @@ def example_files(knowledge_dir: Path) -> list[Path]:
 
 
 def load_examples(knowledge_dir: Path) -> list[Example]:
-    """Every labelled example; raises CrisisModelError naming the file and what is wrong."""
+    """Every labelled example; raises CrisisModelError naming the file and what is wrong.
+
+    A file holds one language: ``categories`` (per kind of danger, ``crisis`` and ``near_miss``
+    lists), and optional top-level ``near_miss`` and ``ordinary`` lists. Across the files of a
+    language every category needs crisis examples, or the model could never learn it there.
+    """
     files = example_files(knowledge_dir)
     if not files:
         raise CrisisModelError(f"{knowledge_dir / EXAMPLES_DIR}: no example files found")
@@ -75,44 +80,61 @@ def load_examples(knowledge_dir: Path) -> list[Example]:
         if not isinstance(data, dict) or data.get("lang") not in LANGUAGES:
             problems.append(f"{path}: needs 'lang:' (one of {', '.join(LANGUAGES)})")
             continue
-        lang = data["lang"]
-        categories = data.get("categories")
-        if not isinstance(categories, dict):
-            problems.append(f"{path}: needs a 'categories:' mapping")
-            continue
-        for category in sorted(set(categories) - set(CRISIS_CATEGORIES)):
-            problems.append(f"{path}: unknown category '{category}'")
+        examples.extend(_file_examples(path, data, problems))
+    for lang in sorted({example.lang for example in examples}):
+        found = {e.label for e in examples if e.lang == lang}
         for category in CRISIS_CATEGORIES:
-            groups = categories.get(category) or {}
-            for kind, label in (("crisis", category), ("near_miss", NOT_CRISIS)):
-                texts = groups.get(kind) if isinstance(groups, dict) else None
-                if not isinstance(texts, list) or not texts:
-                    problems.append(f"{path}: {category}.{kind} must be a non-empty list")
-                    continue
-                examples.extend(
-                    _texts(path, f"{category}.{kind}", texts, lang, label, kind, problems)
+            if category not in found:
+                problems.append(
+                    f"{knowledge_dir / EXAMPLES_DIR}: {lang}: {category}.crisis has no examples"
                 )
-        ordinary = data.get("ordinary")
-        if isinstance(ordinary, list) and ordinary:
-            examples.extend(
-                _texts(path, "ordinary", ordinary, lang, NOT_CRISIS, "ordinary", problems)
-            )
-        else:
-            problems.append(f"{path}: 'ordinary' must be a non-empty list")
     if problems:
         raise CrisisModelError("\n".join(problems))
     return examples
 
 
+def _file_examples(path: Path, data: dict[str, object], problems: list[str]) -> list[Example]:
+    lang = str(data["lang"])
+    found: list[Example] = []
+    categories = data.get("categories") or {}
+    if not isinstance(categories, dict):
+        problems.append(f"{path}: 'categories:' must map categories to crisis/near_miss lists")
+        categories = {}
+    for category in sorted(set(categories) - set(CRISIS_CATEGORIES)):
+        problems.append(f"{path}: unknown category '{category}'")
+    for category in CRISIS_CATEGORIES:
+        groups = categories.get(category)
+        if groups is None:
+            continue
+        if not isinstance(groups, dict):
+            problems.append(f"{path}: {category} must have 'crisis' and 'near_miss' lists")
+            continue
+        for kind, label in (("crisis", category), ("near_miss", NOT_CRISIS)):
+            texts = groups.get(kind)
+            if texts is None:
+                continue
+            found.extend(_texts(path, f"{category}.{kind}", texts, lang, label, kind, problems))
+    for kind in ("near_miss", "ordinary"):
+        texts = data.get(kind)
+        if texts is not None:
+            found.extend(_texts(path, kind, texts, lang, NOT_CRISIS, kind, problems))
+    if not found and not problems:
+        problems.append(f"{path}: no examples")
+    return found
+
+
 def _texts(
     path: Path,
     where: str,
-    items: list[object],
+    items: object,
     lang: str,
     label: str,
     kind: str,
     problems: list[str],
 ) -> list[Example]:
+    if not isinstance(items, list) or not items:
+        problems.append(f"{path}: {where} must be a non-empty list")
+        return []
     found = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, str) or not item.strip():
@@ -217,9 +239,8 @@ def stale_reason(knowledge_dir: Path, kb: KnowledgeBase) -> str | None:
 def train(
     knowledge_dir: Path,
     faq: Sequence[Example],
-    encode: Callable[[Sequence[str]], np.ndarray],
+    vectors_of: Callable[[Sequence[str]], np.ndarray],
     prepare: Callable[[str, str], str],
-    progress: Callable[[int, int], None] | None = None,
 ) -> CrisisModel:
     """Fit the classifier on the examples, deterministically (same files -> same weights).
 
@@ -232,7 +253,7 @@ def train(
         raise CrisisModelError('training needs scikit-learn: pip install ".[train]"') from error
     examples = [*load_examples(knowledge_dir), *faq]
     texts = [prepare(example.text, example.lang) for example in examples]
-    vectors = encode_in_batches(encode, texts, progress)
+    vectors = vectors_of(texts)
     labels = np.array([example.label for example in examples])
     crisis = labels != NOT_CRISIS
     weights = np.where(crisis, 1.0, crisis.sum() / max((~crisis).sum(), 1))
@@ -244,18 +265,3 @@ def train(
         bias=classifier.intercept_.astype(np.float32),
         trained_from=fingerprint(knowledge_dir, faq),
     )
-
-
-def encode_in_batches(
-    encode: Callable[[Sequence[str]], np.ndarray],
-    texts: Sequence[str],
-    progress: Callable[[int, int], None] | None = None,
-    batch: int = 32,
-) -> np.ndarray:
-    """Encode many texts, reporting progress (building indexes takes a while)."""
-    parts = []
-    for start in range(0, len(texts), batch):
-        parts.append(encode(texts[start : start + batch]))
-        if progress:
-            progress(min(start + batch, len(texts)), len(texts))
-    return np.vstack(parts) if parts else np.zeros((0, 384), dtype=np.float32)

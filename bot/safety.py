@@ -8,8 +8,15 @@ Kazakh word. Long words and stems also forgive one typo (see the lengths below);
 not, or "привет" would read as "прибьет".
 
 Questions *about* a subject ("what is the law on domestic violence") are not a crisis: when a
-message contains an ``asking_about`` word (law, punishment, statistics, essay...), only phrases
-marked ``!`` (first-person statements such as "I want to die") still count.
+message contains an ``asking_about`` word (law, punishment, statistics, essay...) and no
+first-person word, only phrases marked ``!`` still count. A first-person disclosure is a crisis
+even inside a question ("can you help, my dad hits me").
+
+The lexicon is the second net. The first is the classifier over sentence vectors
+(``bot.crisis_model``), which judges what a message means; ``SafetyCheck.judge`` says a message is
+a crisis if either does, and takes the kind of danger from the classifier. One exception: when the
+classifier is all but certain that a matched message is an idiom or a topic ("this homework is
+killing me"), it overrules the phrase (LEXICON_OVERRULED_BELOW).
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import product
 
+import numpy as np
 from rapidfuzz.distance import OSA
 
-from bot.knowledge import SafetyPatterns
+from bot.crisis_model import CrisisModel
+from bot.knowledge import CONCERN, SafetyPatterns
 from bot.text import LANGUAGES, normalize, tokens
 
 #: Whole words at least this long forgive one typo (shorter ones would match too many words).
@@ -29,6 +38,14 @@ FUZZY_WORD_LENGTH = 5
 FUZZY_PREFIX_LENGTH = 6
 #: All words of a phrase must fall within this many words of each other.
 PHRASE_WINDOW = 7
+#: The classifier's probability that a message is a crisis at or above which it is one...
+CRISIS_PROBABILITY = 0.5
+#: ...and from which a weak signal gets a gentle check-in (the ``concern`` reply) instead.
+CONCERN_PROBABILITY = 0.4
+#: A lexicon phrase (other than a ``!`` phrase) is overruled only when the classifier is this
+#: sure (or surer) that the message is not a crisis: "this homework is killing me lol", "my
+#: character runs away from home". Anything less certain and the phrase wins.
+LEXICON_OVERRULED_BELOW = 0.1
 
 
 @dataclass(frozen=True)
@@ -82,15 +99,39 @@ class _StemMatcher:
 
 @dataclass(frozen=True)
 class CrisisSignal:
-    """Why a message was judged a crisis (for tests and debugging; never logged with text)."""
+    """Why a message was judged a crisis (for tests and debugging; never logged with text).
 
-    phrase: str
+    ``category`` is the kind of danger the reply is written for (``bot.knowledge``'s
+    CRISIS_CATEGORIES, or ``concern`` for a weak signal), or None when only the lexicon could
+    judge (no classifier): then the general crisis reply goes out.
+    """
+
+    category: str | None
+    phrase: str | None = None
+    probability: float = 0.0
+
+    @property
+    def by_lexicon(self) -> bool:
+        return self.phrase is not None
+
+    @property
+    def by_model(self) -> bool:
+        return self.probability >= CRISIS_PROBABILITY
+
+
+@dataclass(frozen=True)
+class ModelJudgement:
+    """The classifier's view of one message: chance of a crisis and its likeliest kind."""
+
+    probability: float
+    category: str
 
 
 class SafetyCheck:
     """Decides whether a message is from someone in danger or distress."""
 
-    def __init__(self, patterns: SafetyPatterns) -> None:
+    def __init__(self, patterns: SafetyPatterns, model: CrisisModel | None = None) -> None:
+        self.model = model
         self._matcher = _StemMatcher()
         self._phrases = [
             self._parse(phrase) for lang in LANGUAGES for phrase in patterns.crisis.get(lang, ())
@@ -99,6 +140,11 @@ class SafetyCheck:
             self._parse(phrase)
             for lang in LANGUAGES
             for phrase in patterns.asking_about.get(lang, ())
+        ]
+        self._first_person = [
+            self._parse(phrase)
+            for lang in LANGUAGES
+            for phrase in patterns.first_person.get(lang, ())
         ]
 
     def _parse(self, phrase: str) -> _Phrase:
@@ -114,22 +160,58 @@ class SafetyCheck:
                 slots.append(tuple(stem_ids))
         return _Phrase(phrase, tuple(slots), strong)
 
-    def check(self, message: str) -> CrisisSignal | None:
-        """A CrisisSignal if the message needs the helplines first, else None."""
-        return self.check_normalized(normalize(message))
-
-    def check_normalized(self, text: str) -> CrisisSignal | None:
-        """``check`` for text already passed through ``normalize``."""
+    def lexicon_phrase(self, text: str) -> str | None:
+        """The crisis phrase a normalised message matches, or None. Cheap: no encoder."""
         positions: _Positions = defaultdict(dict)
         for index, word in enumerate(tokens(text)):
             for stem_id, exact in self._matcher.matches(word).items():
                 positions[stem_id][index] = exact
         if not positions:
             return None
-        asking = any(_found(phrase, positions) for phrase in self._asking)
+        asking = any(_found(phrase, positions) for phrase in self._asking) and not any(
+            _found(phrase, positions) for phrase in self._first_person
+        )
         for phrase in self._phrases:
             if (phrase.strong or not asking) and _found(phrase, positions):
-                return CrisisSignal(phrase.source)
+                return phrase.source
+        return None
+
+    def model_judgement(self, vectors: np.ndarray) -> ModelJudgement | None:
+        """The classifier's judgement of a message given the vectors of its windows.
+
+        A long message is a crisis if any of its windows is: the window with the highest
+        chance of a crisis speaks for the whole.
+        """
+        if self.model is None or not len(vectors):
+            return None
+        probabilities = self.model.probabilities(vectors)
+        none = self.model.not_crisis_index
+        crisis = 1.0 - probabilities[:, none]
+        window = int(np.argmax(crisis))
+        row = probabilities[window].copy()
+        row[none] = -1.0
+        return ModelJudgement(float(crisis[window]), self.model.classes[int(np.argmax(row))])
+
+    def judge(self, text: str, vectors: np.ndarray | None = None) -> CrisisSignal | None:
+        """A CrisisSignal if the message needs a crisis reply, else None.
+
+        ``text`` is the normalised message; ``vectors`` its windows' sentence vectors (None when
+        no encoder is available: the lexicon then judges alone).
+        """
+        phrase = self.lexicon_phrase(text)
+        judgement = self.model_judgement(vectors) if vectors is not None else None
+        if judgement is None:
+            return CrisisSignal(None, phrase) if phrase else None
+        if (
+            phrase
+            and not phrase.startswith("!")
+            and judgement.probability < LEXICON_OVERRULED_BELOW
+        ):
+            phrase = None  # an idiom or a topic, the classifier is sure; `!` phrases always count
+        if phrase or judgement.probability >= CRISIS_PROBABILITY:
+            return CrisisSignal(judgement.category, phrase, judgement.probability)
+        if judgement.probability >= CONCERN_PROBABILITY:
+            return CrisisSignal(CONCERN, None, judgement.probability)
         return None
 
 
