@@ -21,7 +21,7 @@ from bot.telegram.addressing import without_mention
 from bot.telegram.callbacks import Action, Button, decode
 from bot.telegram.context import BotContext
 from bot.telegram.flood import Verdict
-from bot.telegram.logs import log_handler_error, note_reply
+from bot.telegram.logs import log_handler_error, note_reply, unreachable
 from bot.telegram.privacy import clear_chat, clear_gap
 
 logger = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ async def on_error(update: object, context: BotContext) -> None:
     """Log the failure (its type and where, never content) and tell the user, then carry on."""
     error = context.error
     log_handler_error(error, update)  # expected conditions quietly, our own bugs as ERROR
-    if not isinstance(update, Update) or isinstance(error, Forbidden):
+    if not isinstance(update, Update) or isinstance(error, Forbidden) or unreachable(error):
         return
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.CHANNEL:

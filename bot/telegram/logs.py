@@ -143,6 +143,12 @@ async def log_update(update: object, handling: Awaitable[Any]) -> None:
         )
 
 
+def unreachable(error: BaseException | None) -> bool:
+    """Telegram could not be reached in time (a network error, a timeout, a long 429): a reply
+    about the failure would only fail the same way, or arrive as a duplicate."""
+    return isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest)
+
+
 def log_handler_error(error: BaseException | None, update: object) -> None:
     """Log a handler's failure: expected conditions in one quiet line, our own bugs as ERROR.
 
@@ -157,7 +163,7 @@ def log_handler_error(error: BaseException | None, update: object) -> None:
         logger.info("Reply to %s not delivered: the user blocked the bot or left", kind)
     elif isinstance(error, BadRequest) and "chat not found" in error.message.lower():
         logger.warning("Reply to %s not delivered: the chat is gone", kind)
-    elif isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
+    elif unreachable(error):
         logger.warning("Reply to %s not delivered: Telegram unreachable (%s)", kind, name)
     else:
         where = "".join(traceback.format_tb(error.__traceback__)) if error is not None else ""

@@ -413,6 +413,8 @@ _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
+_CANT_DELETE = "Bad Request: message can't be deleted for everyone"
+_DELETABLE_FOR = 48 * 3600
 _QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 _PATH_RE = re.compile(r"/bot([^/]*)/([A-Za-z0-9_]+)/?")
 _FILE_PATH_RE = re.compile(r"/file/bot([^/]*)/(.+)")
@@ -663,7 +665,11 @@ class FakeTelegram:
     answers; see ``Call.ok``), ``faulted_calls`` (requests that met an injected fault),
     ``tokens_seen``, ``chats``, ``messages`` (keyed by (chat_id, message_id), current content),
     ``user_messages``/``bot_messages`` (message ids per chat), ``deleted``, ``commands``,
-    ``answered_queries``, ``webhook``, ``blocked`` (chat ids that blocked the bot).
+    ``answered_queries``, ``webhook``, ``blocked`` (chat ids that blocked the bot),
+    ``undeletable`` (messages it refuses to delete; messages dated 48 hours ago are refused too).
+
+    ``pending_updates`` follows Telegram's getUpdates semantics: an update stays queued (and is
+    delivered again) until a later getUpdates passes an ``offset`` above its ``update_id``.
     """
 
     def __init__(
@@ -714,6 +720,8 @@ class FakeTelegram:
         self.user_messages: dict[int, list[int]] = {}
         self.bot_messages: dict[int, list[int]] = {}
         self.deleted: set[tuple[int, int]] = set()
+        #: Messages Telegram refuses to delete (as it does once they are 48 hours old).
+        self.undeletable: set[tuple[int, int]] = set()
         self.blocked: set[int] = set()
         self._last_message_id: dict[int, int] = {}
 
@@ -1479,8 +1487,16 @@ class FakeTelegram:
         key = (chat["id"], params.get("message_id"))
         if key not in self.messages or key in self.deleted:
             raise ApiError(400, "Bad Request: message to delete not found")
+        if not self._deletable(key):  # type: ignore[arg-type]
+            raise ApiError(400, _CANT_DELETE)
         self.deleted.add(key)  # type: ignore[arg-type]
         return True
+
+    def _deletable(self, key: tuple[int, int]) -> bool:
+        """Bots may delete a private chat's messages for 48 hours."""
+        message = self.messages.get(key, {})
+        too_old = message.get("date", time.time()) < time.time() - _DELETABLE_FOR
+        return key not in self.undeletable and not too_old
 
     async def _api_deleteMessages(self, params: dict[str, Any], exchange: _Exchange) -> Any:
         chat = self._find_chat(params.get("chat_id"))
@@ -1491,9 +1507,13 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: message_ids are empty")
         if len(ids) > 100:
             raise ApiError(400, "Bad Request: too many message identifiers specified")
-        for message_id in ids:  # messages that cannot be found are skipped, as documented
-            if (chat["id"], message_id) in self.messages:
-                self.deleted.add((chat["id"], message_id))
+        found = [(chat["id"], i) for i in ids if (chat["id"], i) in self.messages]
+        # Messages that cannot be found are skipped, as documented. One that exists but may not
+        # be deleted fails the whole call (what Telegram does here is not documented; the bot
+        # must cope either way).
+        if not all(self._deletable(key) for key in found):
+            raise ApiError(400, _CANT_DELETE)
+        self.deleted.update(found)
         return True
 
     async def _api_sendChatAction(self, params: dict[str, Any], exchange: _Exchange) -> Any:
