@@ -295,8 +295,8 @@ class ConfirmingUpdater(Updater):
         if claim is Claim.NEW:
             self._in_hand.add(update_id)
             await self.update_queue.put(update)
-        else:
-            logger.info("update=repeated %s", claim.value)
+        else:  # done, and fetched again because an earlier one is still in hand; or resent
+            logger.debug("update=repeated %s", claim.value)
 
     def _finished(self, update_id: int) -> None:
         self._in_hand.discard(update_id)
