@@ -20,6 +20,7 @@ examples, of the knowledge base's phrasings and of the encoder version, and
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,13 @@ MODEL_FILE = "crisis_model.npz"
 #: The class of everything that is not a crisis (near misses and ordinary messages).
 NOT_CRISIS = "none"
 #: Changes when training itself changes (features, regularisation), so old weights count as stale.
-TRAINING_VERSION = "logreg-c4-crisis-vs-none/v2"
+TRAINING_VERSION = "logreg-c64-none-x2/v3"
 #: Inverse regularisation strength of the logistic regression.
-REGULARISATION_C = 4.0
+REGULARISATION_C = 64.0
+#: Not-a-crisis examples weigh this many times the crisis examples in total. Chosen on the first
+#: blind set held out from training: 2 kept 96% of its crises and 5% of its near misses flagged,
+#: where 1 flagged 12% (and the lexicon adds recall on top).
+NOT_CRISIS_WEIGHT = 2.0
 
 
 class CrisisModelError(Exception):
@@ -193,14 +198,14 @@ class CrisisModel:
     @classmethod
     def load(cls, path: Path) -> CrisisModel:
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
                 model = cls(
                     classes=tuple(str(name) for name in data["classes"]),
                     weights=np.asarray(data["weights"], dtype=np.float32),
                     bias=np.asarray(data["bias"], dtype=np.float32),
                     trained_from=str(data["trained_from"]),
                 )
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise CrisisModelError(
                 f"{path}: cannot read the crisis model ({error}); run `python -m bot train`"
             ) from error
@@ -220,11 +225,11 @@ def load_model(knowledge_dir: Path) -> CrisisModel:
     return CrisisModel.load(path)
 
 
-def stale_reason(knowledge_dir: Path, kb: KnowledgeBase) -> str | None:
+def stale_reason(knowledge_dir: Path, faq: Sequence[Example]) -> str | None:
     """Why the committed model does not match the examples, or None when it is current."""
     try:
         model = load_model(knowledge_dir)
-        current = fingerprint(knowledge_dir, faq_examples(kb))
+        current = fingerprint(knowledge_dir, faq)
     except CrisisModelError as error:
         return str(error)
     if model.trained_from != current:
@@ -244,8 +249,9 @@ def train(
 ) -> CrisisModel:
     """Fit the classifier on the examples, deterministically (same files -> same weights).
 
-    Not-a-crisis messages far outnumber crises in the data; they are weighted so that both
-    sides count the same in total, while the crisis categories keep their natural shares.
+    Not-a-crisis messages far outnumber crises in the data; they are weighted so that they count
+    NOT_CRISIS_WEIGHT times as much as all crises together, while the crisis categories keep
+    their natural shares.
     """
     try:
         from sklearn.linear_model import LogisticRegression
@@ -256,7 +262,7 @@ def train(
     vectors = vectors_of(texts)
     labels = np.array([example.label for example in examples])
     crisis = labels != NOT_CRISIS
-    weights = np.where(crisis, 1.0, crisis.sum() / max((~crisis).sum(), 1))
+    weights = np.where(crisis, 1.0, NOT_CRISIS_WEIGHT * crisis.sum() / max((~crisis).sum(), 1))
     classifier = LogisticRegression(C=REGULARISATION_C, max_iter=5000, random_state=0)
     classifier.fit(vectors, labels, sample_weight=weights)
     return CrisisModel(

@@ -24,6 +24,13 @@ def shipped_knowledge() -> KnowledgeBase:
 
 @cache
 def shipped_responder() -> Responder:
+    """What users get: the shipped knowledge base with the sentence encoder and crisis model."""
+    return Responder.for_knowledge(shipped_knowledge(), KNOWLEDGE_DIR)
+
+
+@cache
+def lexicon_only_responder() -> Responder:
+    """The responder when the encoder is unavailable: crisis detection by the lexicon alone."""
     return Responder(shipped_knowledge())
 
 
@@ -37,6 +44,8 @@ def run_bot_process(
     """``python -m bot ARGS`` as a user runs it, without any Telegram settings from this shell."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     environment["PYTHONPATH"] = str(pythonpath)
+    # The phrasing-vector cache built once for the checkout (python -m bot index), not per test.
+    environment.setdefault("DATA_DIR", str(ROOT / "data"))
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shared import KNOWLEDGE_DIR, run_bot_process
+from shared import KNOWLEDGE_DIR, run_bot_process, shipped_knowledge
 
 from bot.crisis_model import (
     EXAMPLES_DIR,
@@ -16,6 +16,7 @@ from bot.crisis_model import (
     NOT_CRISIS,
     CrisisModel,
     CrisisModelError,
+    faq_examples,
     load_examples,
     load_model,
     stale_reason,
@@ -64,7 +65,7 @@ def test_shipped_examples_cover_every_category_and_language() -> None:
 
 
 def test_shipped_model_is_current_and_knows_every_category() -> None:
-    assert stale_reason(KNOWLEDGE_DIR) is None
+    assert stale_reason(KNOWLEDGE_DIR, faq_examples(shipped_knowledge())) is None
     model = load_model(KNOWLEDGE_DIR)
     assert set(model.classes) == {NOT_CRISIS, *CRISIS_CATEGORIES}
 
@@ -77,7 +78,7 @@ def test_training_is_deterministic_and_the_result_loads(tmp_path: Path) -> None:
     first.save(tmp_path / MODEL_FILE)
     loaded = load_model(tmp_path)
     assert loaded.classes == first.classes
-    assert stale_reason(tmp_path) is None
+    assert stale_reason(tmp_path, []) is None
     probabilities = loaded.probabilities(_fake_encode(["violence crisis 1"]))
     assert probabilities.shape == (1, len(loaded.classes))
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
@@ -88,13 +89,13 @@ def test_editing_an_example_makes_the_model_stale(tmp_path: Path) -> None:
     train(tmp_path, [], _fake_encode, lambda text, lang: text).save(tmp_path / MODEL_FILE)
     path = tmp_path / EXAMPLES_DIR / "en.yaml"
     path.write_text(path.read_text() + '  - "a new ordinary message"\n', encoding="utf-8")
-    reason = stale_reason(tmp_path)
+    reason = stale_reason(tmp_path, [])
     assert reason is not None and "python -m bot train" in reason
 
 
 def test_a_missing_category_is_named(tmp_path: Path) -> None:
     _write_examples(tmp_path, drop="friend")
-    with pytest.raises(CrisisModelError, match=r"en\.yaml: friend\.crisis"):
+    with pytest.raises(CrisisModelError, match=r"en: friend\.crisis has no examples"):
         load_examples(tmp_path)
 
 
