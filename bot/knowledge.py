@@ -48,6 +48,7 @@ UI_KEYS = (
     "fallback",
     "helpline_line",
     "clarify",
+    "not_sure_note",
     "source_label",
     "non_text",
     "slow_down",

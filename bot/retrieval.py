@@ -1,15 +1,28 @@
-"""Find the knowledge entry a message asks about: fuzzy, weighted word matching with rapidfuzz.
+"""Find the knowledge entry a message asks about: fuzzy word matching and sentence vectors, fused.
 
-Every question variant of every language is normalised once, when the index is built. A message
-is matched word by word: each of its words is mapped to the index's vocabulary (exactly, by a
-shared stem, or by rapidfuzz similarity for typos), and each word carries an IDF weight, so rare
-words like "dosbollike" or "adoption" decide and "what is the" do not. A variant scores high when
-most of *its* words appear in the message (coverage) and most of the *message's* words are
-explained by the entry (so "help me with my maths homework" does not match "help").
-A whole-string rapidfuzz ratio rescues short messages with typos in every word.
+Two scorers look at every message, and each is good where the other is weak:
 
-Large knowledge bases stay fast because only the entries sharing weighty words with the message
-(an inverted index) are scored in full.
+* **Words** (``Retriever``'s own index, rapidfuzz): every question variant of every language is
+  normalised once, when the index is built. A message is matched word by word: each of its words
+  is mapped to the index's vocabulary (exactly, by a shared stem, or by rapidfuzz similarity for
+  typos), and each word carries an IDF weight, so rare words like "dosbollike" or "adoption"
+  decide and "what is the" do not. A variant scores high when most of *its* words appear in the
+  message (coverage) and most of the *message's* words are explained by the entry (so "help me
+  with my maths homework" does not match "help"). A whole-string rapidfuzz ratio rescues short
+  messages with typos in every word. Only the entries sharing weighty words with the message (an
+  inverted index) are scored in full, so large knowledge bases stay fast.
+* **Meaning** (``bot.semantic.SemanticIndex``): the cosine of the message's sentence vectors to
+  each entry's phrasings, in every language, which finds "who came up with children's day" for
+  "history of 1 June" with no word in common.
+
+Each score becomes the probability that its entry is the one meant (a logistic curve per scorer);
+the two are fused as "either scorer is right" (a noisy-OR, so an entry that only one of them
+recognises can still win) and recalibrated into one confidence, 0-1, the chance that the best
+entry is right. The answer policy (``decide``) reads only that confidence. Every constant of the
+fusion and the policy is at the top of this module; ``python -m benchmarks.tune`` refits them on
+the development set (and only there) and prints them.
+
+Without the encoder (no ``SemanticIndex``) the words alone decide, with their own calibration.
 """
 
 from __future__ import annotations
@@ -18,25 +31,55 @@ import dataclasses
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import KnowledgeBase
+from bot.semantic import SemanticIndex
 from bot.text import LANGUAGES, normalize, tokens
 
-# --- thresholds: the only place where retrieval decides --------------------------------------
-#: At or above this score (0-100) the best entry is answered outright...
-ANSWER_SCORE = 74.0
-#: ...provided the runner-up entry is at least this many points behind; otherwise we ask.
-ANSWER_MARGIN = 3.0
-#: At or above this score an entry is offered as a "did you mean" suggestion.
-SUGGEST_SCORE = 45.0
-#: Small talk ("hi", "thanks") must explain nearly the whole message, or "hi, when is children's
-#: day" would be answered with a greeting.
-SMALLTALK_EXPLAINED = 0.85
+# --- fusion: from the two scores to one confidence (fitted by benchmarks/tune.py) -------------
+#: The word score (0-1) as evidence: the chance that the words' best entry is the one meant is
+#: sigmoid(FUZZY_SLOPE * score + FUZZY_OFFSET); about 0.5 at a word score of 0.5, 0.98 at 1.
+FUZZY_SLOPE = 7.74
+FUZZY_OFFSET = -3.95
+#: Cosines of multilingual-e5 vectors crowd into 0.8-1.0 (even unrelated sentences score ~0.8),
+#: so a cosine is first rescaled: (cosine - COSINE_ORIGIN) / (1 - COSINE_ORIGIN).
+COSINE_ORIGIN = 0.8
+#: The rescaled cosine as evidence, like the word score: sigmoid(slope * rescaled + offset);
+#: about 0.5 at a cosine of 0.91, 0.9 at 0.97.
+COSINE_SLOPE = 7.20
+COSINE_OFFSET = -3.93
+#: The noisy-OR of the two overstates certainty when both scorers see the same surface
+#: similarity; this recalibrates it (Platt scaling of its log-odds): confidence =
+#: sigmoid(FUSED_SLOPE * logit(noisy_or) + FUSED_OFFSET).
+FUSED_SLOPE = 1.52
+FUSED_OFFSET = -2.65
+#: Entries nominated by each scorer for the fused ranking: the words' candidates, and this many
+#: entries with the highest cosine (whose word scores are then computed too).
+SEMANTIC_CANDIDATES = 8
+
+# --- the answer policy: the only place where retrieval decides ---------------------------------
+#: At or above this confidence the best entry is answered outright...
+ANSWER_CONFIDENCE = 0.9
+#: ...when it is clearly ahead: its log-odds at least this much above any other plausible
+#: entry's (odds 1.3 times higher). Two entries that match alike get "did you mean".
+CLEAR_LEAD = 0.25
+#: From this confidence up to ANSWER_CONFIDENCE the best entry is still answered, with one line
+#: saying how to browse topics, unless another entry is plausible too (then: "did you mean").
+HINT_CONFIDENCE = 0.85
+#: An entry at or above this confidence is plausible: offered in "did you mean", which needs two
+#: or three plausible entries (never one). Below it for all entries: the honest fallback.
+OPTION_CONFIDENCE = 0.4
 MAX_SUGGESTIONS = 3
+#: Small talk ("hi", "thanks") must explain nearly the whole message by its words...
+SMALLTALK_EXPLAINED = 0.85
+#: ...or be this close in meaning ("благодарю, очень помогли"), or "hi, when is children's day"
+#: would be answered with a greeting.
+SMALLTALK_COSINE = 0.94
 
 # --- word matching ----------------------------------------------------------------------------
 #: A message word and a vocabulary word this similar (rapidfuzz ratio) are the same word.
@@ -54,22 +97,66 @@ MAX_NOMINATING_POSTINGS = 1500
 #: Question variants scored in full per message; the rest are ruled out by the inverted index.
 CANDIDATES = 60
 
+#: Which scorers rank: both (the bot), or one alone (for comparison in the benchmarks).
+MODES = ("hybrid", "words", "meaning")
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-value)) if value > -700 else 0.0
+
+
+def _logit(probability: float) -> float:
+    probability = min(max(probability, 1e-9), 1 - 1e-9)
+    return math.log(probability / (1 - probability))
+
+
+def word_evidence(fuzzy: float) -> float:
+    """The chance that an entry with this word score (0-100) is the one meant."""
+    return _sigmoid(FUZZY_SLOPE * fuzzy / 100 + FUZZY_OFFSET)
+
+
+def meaning_evidence(cosine: float) -> float:
+    """The chance that an entry with this best cosine to the message is the one meant."""
+    rescaled = (cosine - COSINE_ORIGIN) / (1 - COSINE_ORIGIN)
+    return _sigmoid(COSINE_SLOPE * rescaled + COSINE_OFFSET)
+
+
+def fused_confidence(fuzzy: float, cosine: float) -> float:
+    """One calibrated confidence (0-1) from both scores: recalibrated "either is right"."""
+    either = 1 - (1 - word_evidence(fuzzy)) * (1 - meaning_evidence(cosine))
+    return _sigmoid(FUSED_SLOPE * _logit(either) + FUSED_OFFSET)
+
 
 @dataclass(frozen=True)
 class Match:
-    """One ranked entry with its score (0-100)."""
+    """One ranked entry: ``score`` (0-100) is its confidence in percent.
+
+    ``fuzzy`` (0-100) and ``cosine`` (-1..1, None without the encoder) are the two scorers' own
+    views; ``explained`` is the share of the message the entry's words account for.
+    """
 
     entry_id: str
     score: float
     explained: float = 1.0
+    fuzzy: float = 0.0
+    cosine: float | None = None
+
+    @property
+    def confidence(self) -> float:
+        return self.score / 100
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What retrieval concluded: answer one entry, ask which one, or admit not knowing."""
+    """What retrieval concluded: answer one entry, ask which one, or admit not knowing.
+
+    ``unsure``: an answer given below ANSWER_CONFIDENCE, which the reply follows with a line
+    saying how to browse topics in case it was not the question.
+    """
 
     kind: str  # "answer" | "clarify" | "fallback"
     matches: tuple[Match, ...]
+    unsure: bool = False
 
     @property
     def best(self) -> Match | None:
@@ -100,9 +187,21 @@ class _Query:
 
 
 class Retriever:
-    """The search index over every question variant of the knowledge base, built once."""
+    """The search indexes over every question variant of the knowledge base, built once.
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    ``semantic`` (the phrasings' sentence vectors) adds the meaning scorer; ``mode`` chooses
+    which scorers rank (see MODES): the bot uses both, the benchmarks also each alone.
+    """
+
+    def __init__(
+        self, kb: KnowledgeBase, semantic: SemanticIndex | None = None, *, mode: str = "hybrid"
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if semantic is None and mode == "meaning":
+            raise ValueError("the meaning scorer needs the phrasings' vectors (semantic)")
+        self.semantic = semantic
+        self.mode = mode if semantic is not None else "words"
         self._kinds = {entry.id: entry.kind for entry in kb.entries.values()}
         self._vocabulary: dict[str, int] = {}
         self._variants: list[_Variant] = []
@@ -145,7 +244,9 @@ class Retriever:
             for entry_id, words in question_words.items()
         }
         self._postings: dict[int, list[int]] = defaultdict(list)
+        self._by_entry: dict[str, list[int]] = defaultdict(list)
         for index, variant in enumerate(self._variants):
+            self._by_entry[variant.entry_id].append(index)
             for word in set(variant.words):
                 self._postings[word].append(index)
         self._by_stem: dict[str, list[int]] = defaultdict(list)
@@ -194,15 +295,53 @@ class Retriever:
         best = max(lookup.values())
         return min(self._idf[word] for word, value in lookup.items() if value == best)
 
-    def rank(self, message: str, limit: int = 10) -> list[Match]:
-        """Entries ranked by how well they match the message, best first (possibly empty)."""
-        return self.rank_normalized(normalize(message), limit)
+    def rank(self, message: str, limit: int = 10, vectors: np.ndarray | None = None) -> list[Match]:
+        """Entries ranked by confidence, best first (possibly empty).
 
-    def rank_normalized(self, text: str, limit: int = 10) -> list[Match]:
+        ``vectors``: the message's sentence vectors (``bot.encoder``), for the meaning scorer;
+        without them (or without a ``SemanticIndex``) the words alone rank.
+        """
+        return self.rank_normalized(normalize(message), limit, vectors)
+
+    def rank_normalized(
+        self, text: str, limit: int = 10, vectors: np.ndarray | None = None
+    ) -> list[Match]:
         """``rank`` for text already passed through ``normalize`` (saves doing it twice)."""
         query = self._query(text)
-        if query is None:
+        use_meaning = self.semantic is not None and vectors is not None and len(vectors) > 0
+        if self.mode == "meaning" and not use_meaning:
             return []
+        if query is None and not use_meaning:
+            return []
+        words = self._word_matches(query) if query is not None else {}
+        if not use_meaning:
+            ranked = [
+                dataclasses.replace(m, score=100 * word_evidence(m.fuzzy)) for m in words.values()
+            ]
+            return sorted(ranked, key=_by_score)[:limit]
+        assert self.semantic is not None and vectors is not None
+        similarity = self.semantic.similarity(vectors)
+        cosines, position = similarity.cosine, self.semantic.position
+        nominated = [self.semantic.entry_ids[i] for i in similarity.ranked(SEMANTIC_CANDIDATES)]
+        if self.mode == "hybrid":
+            nominated += [entry_id for entry_id in words if entry_id not in nominated]
+        ranked = []
+        for entry_id in nominated:
+            word = words.get(entry_id)
+            if word is None and query is not None and self.mode == "hybrid":
+                word = self._word_match(query, entry_id)
+            cosine = float(cosines[position[entry_id]])
+            fuzzy = word.fuzzy if word is not None else 0.0
+            if self.mode == "meaning":
+                confidence = meaning_evidence(cosine)
+            else:
+                confidence = fused_confidence(fuzzy, cosine)
+            explained = word.explained if word is not None else 0.0
+            ranked.append(Match(entry_id, 100 * confidence, explained, fuzzy, cosine))
+        return sorted(ranked, key=_by_score)[:limit]
+
+    def _word_matches(self, query: _Query) -> dict[str, Match]:
+        """The word scorer's view: each candidate entry's best variant score (0-100)."""
         explained: dict[str, float] = {}
         scores: dict[str, Match] = {}
         for variant_index in self._candidates(query):
@@ -212,10 +351,18 @@ class Retriever:
                 explained[entry_id] = self._explained(query, entry_id)
             score = self._score(query, variant, explained[entry_id])
             known = scores.get(entry_id)
-            if known is None or score > known.score:
-                scores[entry_id] = Match(entry_id, score, explained[entry_id])
-        ranked = sorted(scores.values(), key=lambda match: match.score, reverse=True)
-        return ranked[:limit]
+            if known is None or score > known.fuzzy:
+                scores[entry_id] = Match(entry_id, score, explained[entry_id], score)
+        return scores
+
+    def _word_match(self, query: _Query, entry_id: str) -> Match:
+        """The word score of one entry the inverted index did not nominate (all its variants)."""
+        explained = self._explained(query, entry_id)
+        best = max(
+            (self._score(query, self._variants[i], explained) for i in self._by_entry[entry_id]),
+            default=0.0,
+        )
+        return Match(entry_id, best, explained, best)
 
     def _query(self, text: str) -> _Query | None:
         words = tokens(text)
@@ -274,25 +421,51 @@ class Retriever:
             return max(word_score, string_score)
         return word_score
 
-    def decide(self, message: str) -> Decision:
-        """Answer, clarify or fall back, by the thresholds at the top of this module."""
-        return self.decide_normalized(normalize(message))
+    def decide(self, message: str, vectors: np.ndarray | None = None) -> Decision:
+        """Answer, clarify or fall back, by the policy constants at the top of this module."""
+        return self.decide_normalized(normalize(message), vectors)
 
-    def decide_normalized(self, text: str) -> Decision:
+    def decide_normalized(self, text: str, vectors: np.ndarray | None = None) -> Decision:
         """``decide`` for text already passed through ``normalize``."""
         ranked = [
-            match
-            for match in self.rank_normalized(text)
-            if self._kinds[match.entry_id] != "smalltalk" or match.explained >= SMALLTALK_EXPLAINED
+            match for match in self.rank_normalized(text, vectors=vectors) if self.fits(match)
         ]
-        suggestions = tuple(match for match in ranked if match.score >= SUGGEST_SCORE)
-        if not suggestions:
-            return Decision("fallback", tuple(ranked[:MAX_SUGGESTIONS]))
-        best = suggestions[0]
-        runner_up = suggestions[1].score if len(suggestions) > 1 else 0.0
-        if best.score >= ANSWER_SCORE and best.score - runner_up >= ANSWER_MARGIN:
-            return Decision("answer", (best,))
-        return Decision("clarify", suggestions[:MAX_SUGGESTIONS])
+        return decide(ranked)
+
+    def fits(self, match: Match) -> bool:
+        """Small talk only when it is the whole message (see SMALLTALK_EXPLAINED)."""
+        if self._kinds[match.entry_id] != "smalltalk":
+            return True
+        if match.explained >= SMALLTALK_EXPLAINED:
+            return True
+        return match.cosine is not None and match.cosine >= SMALLTALK_COSINE
+
+
+def decide(ranked: Sequence[Match]) -> Decision:
+    """The answer policy over entries ranked by confidence, best first.
+
+    Answer when the best entry is clearly right; "did you mean" only when two or three entries
+    are plausible and the best is not sure; never a single suggestion (that one is answered,
+    with a line on how to browse, when it is plausible enough); otherwise the honest fallback.
+    """
+    if not ranked or ranked[0].confidence < OPTION_CONFIDENCE:
+        return Decision("fallback", tuple(ranked[:MAX_SUGGESTIONS]))
+    best = ranked[0]
+    options = tuple(m for m in ranked[:MAX_SUGGESTIONS] if m.confidence >= OPTION_CONFIDENCE)
+    lead = min(
+        (_logit(best.confidence) - _logit(m.confidence) for m in options[1:]), default=math.inf
+    )
+    if best.confidence >= ANSWER_CONFIDENCE and lead >= CLEAR_LEAD:
+        return Decision("answer", (best,))
+    if len(options) > 1:
+        return Decision("clarify", options)
+    if best.confidence >= HINT_CONFIDENCE:
+        return Decision("answer", (best,), unsure=True)
+    return Decision("fallback", tuple(ranked[:MAX_SUGGESTIONS]))
+
+
+def _by_score(match: Match) -> tuple[float, str]:
+    return (-match.score, match.entry_id)
 
 
 def _numbers(text: str) -> frozenset[str]:
