@@ -13,7 +13,8 @@ crash then loses every update in hand. Here:
 * ``ConfirmingUpdater`` polls with an offset that confirms only updates that are done: while
   some are in hand it asks again every ``busy_poll_interval`` with the lowest one still in hand
   as the offset (Telegram sends those again, and they are skipped), so at most ``LIMIT``
-  updates are in hand at once. Its webhook server checks the secret and the size before reading
+  updates are in hand at once; one still in hand after ``HOLD_FOR`` seconds no longer holds
+  the others back. Its webhook server checks the secret and the size before reading
   a body, answers 400 to malformed JSON, and answers 200 only once the update was handled
   (within ``answer_within``, below Telegram's own limit; otherwise 503, and Telegram retries).
 
@@ -50,6 +51,10 @@ logger = logging.getLogger(__name__)
 LIMIT = 100
 #: While updates are in hand, how often to ask Telegram for new ones (seconds).
 BUSY_POLL_INTERVAL = 0.2
+#: An update still in hand after this many seconds (a reply retried while Telegram is away)
+#: stops holding back the confirmation of the others, which could otherwise stall the bot once
+#: ``LIMIT`` updates piled up behind it.
+HOLD_FOR = 30.0
 #: Waits after a failed getUpdates: doubling from the first up to the last (seconds).
 FIRST_RETRY = 0.5
 MAX_RETRY = 5.0
@@ -210,7 +215,10 @@ class ConfirmingUpdater(Updater):
         self.max_retry = MAX_RETRY
         self.answer_within = ANSWER_WITHIN
         self.max_body = MAX_BODY
-        self._in_hand: set[int] = set()
+        #: Updates fetched and not yet handled, with when they were fetched (event-loop time).
+        self._in_hand: dict[int, float] = {}
+        self.hold_for = HOLD_FOR
+        self.limit = LIMIT
         self._next_offset = 0
         self._polled = False
         self._allowed_updates: Sequence[str] | None = None
@@ -251,17 +259,20 @@ class ConfirmingUpdater(Updater):
         return self.update_queue
 
     def _offset(self) -> int:
-        """Confirms everything below the lowest update still in hand."""
-        return min(self._in_hand) if self._in_hand else self._next_offset
+        """Confirms everything below the lowest update still in hand, unless that one has been
+        in hand for ``hold_for`` seconds: then it no longer holds the others back."""
+        oldest = asyncio.get_running_loop().time() - self.hold_for
+        held = [u for u, fetched in self._in_hand.items() if fetched > oldest]
+        return min(held) if held else self._next_offset
 
     async def _poll(self, timeout: float, interval: float) -> None:
         retry = self.first_retry
         while self._running:
-            busy = bool(self._in_hand)
+            busy = self._offset() < self._next_offset
             try:
                 updates = await self.bot.get_updates(
                     offset=self._offset(),
-                    limit=LIMIT,
+                    limit=self.limit,
                     timeout=0 if busy else timeout,
                     allowed_updates=self._allowed_updates,
                 )
@@ -281,7 +292,7 @@ class ConfirmingUpdater(Updater):
             for update in updates:
                 self._next_offset = max(self._next_offset, update.update_id + 1)
                 await self._take(update)
-            if self._in_hand:
+            if self._offset() < self._next_offset:
                 await self._pause(max(self.busy_poll_interval, interval))
             elif interval:
                 await self._pause(interval)
@@ -293,13 +304,13 @@ class ConfirmingUpdater(Updater):
             return
         claim = await self.ledger.admit(update_id)
         if claim is Claim.NEW:
-            self._in_hand.add(update_id)
+            self._in_hand[update_id] = asyncio.get_running_loop().time()
             await self.update_queue.put(update)
         else:  # done, and fetched again because an earlier one is still in hand; or resent
             logger.debug("update=repeated %s", claim.value)
 
     def _finished(self, update_id: int) -> None:
-        self._in_hand.discard(update_id)
+        self._in_hand.pop(update_id, None)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but not past ``stop()``."""

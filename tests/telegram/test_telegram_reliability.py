@@ -36,7 +36,7 @@ from bot import storage
 from bot.storage import BUCKET, DELETABLE_FOR, STATE_FILE, UPDATES_FILE, FileStore
 from bot.telegram import render
 from bot.telegram.app import build_application
-from bot.telegram.intake import BotApplication
+from bot.telegram.intake import BotApplication, ConfirmingUpdater
 
 QUESTION = question("hotline-111", "en")
 CRISIS = CRISIS_CANDIDATES["en"][0]
@@ -298,3 +298,26 @@ async def test_expected_failures_are_logged_quietly(
     assert "getUpdates failed (NetworkError)" in caplog.text
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_one_stuck_update_does_not_hold_back_the_others(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    """A reply stuck on its way (Telegram slow for that call) must not stop the confirmations:
+    otherwise, once a getUpdates' worth of updates is done behind it, no new update would be
+    fetched. (5 per getUpdates here instead of 100, to keep the test short.)"""
+    async with bot_at(tg, tmp_path, read_timeout=10) as app:
+        assert isinstance(app.updater, ConfirmingUpdater)
+        app.updater.hold_for, app.updater.limit = 0.3, 5
+        tg.delay("sendMessage", 4.0)  # only the first reply hangs
+        tg.push(updates.text_message(QUESTION, user_id=370))
+        await tg.wait_for(lambda: not tg.pending_updates or len(tg.pending_updates) == 1, 2)
+        await asyncio.sleep(0.2)
+        users = range(371, 391)
+        for user in users:
+            tg.push(updates.text_message(QUESTION, user_id=user))
+        await tg.wait_for(lambda: all(tg.sent_to(u) for u in users), 3.5, what="the others")
+        assert not tg.sent_to(370), "still stuck"
+        await tg.wait_for_calls("sendMessage", chat_id=370, timeout=10)
+        await confirmed(tg)
+    assert all(len(tg.sent_to(u)) == 1 for u in [370, *users])
