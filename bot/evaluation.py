@@ -28,8 +28,19 @@ from bot.text import LANGUAGES
 
 OUT_OF_SCOPE = "out-of-scope"
 CRISIS = "crisis"
-DEFAULT_DEVSET = Path(__file__).resolve().parent.parent / "tests" / "eval" / "devset.yaml"
-BLIND_DIR = DEFAULT_DEVSET.parent / "blind"
+
+
+def evaluation_dir() -> Path:
+    """Where the sets are: the repository's ``tests/eval/`` or the copy shipped in the wheel."""
+    package_dir = Path(__file__).resolve().parent
+    checkout = package_dir.parent / "tests" / "eval"
+    if checkout.is_dir():
+        return checkout
+    return package_dir / "evaluation_sets"
+
+
+DEFAULT_DEVSET = evaluation_dir() / "devset.yaml"
+BLIND_DIR = evaluation_dir() / "blind"
 
 #: The targets the issues set; tests/test_evaluation.py asserts them on the development set.
 TARGET_TOP1 = 0.95
