@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 #: What BotFather issues: a numeric bot id, a colon, and a 35-character secret.
 TOKEN_PATTERN = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 #: Telegram accepts 1-256 characters from A-Z, a-z, 0-9, _ and - as a webhook secret.
@@ -25,21 +27,11 @@ class ConfigError(ValueError):
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse KEY=value lines (comments, blank lines and optional quotes allowed)."""
-    values: dict[str, str] = {}
+    """The KEY=value pairs of a ``.env`` file (python-dotenv's parser: comments after values,
+    quotes, ``export``), or nothing if there is no such file."""
     if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 @dataclass(frozen=True)
