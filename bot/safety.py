@@ -14,15 +14,16 @@ even inside a question ("can you help, my dad hits me").
 
 The lexicon is the second net. The first is the classifier over sentence vectors
 (``bot.crisis_model``), which judges what a message means; ``SafetyCheck.judge`` says a message is
-a crisis if either does, and takes the kind of danger from the classifier. One exception: when the
-classifier is all but certain that a matched message is an idiom or a topic ("this homework is
-killing me"), it overrules the phrase (LEXICON_OVERRULED_BELOW).
+a crisis if either does, and takes the kind of danger from the classifier. The classifier may not
+overrule a phrase: it is least sure of short, plain disclosures ("мачеха бьет каждый день"),
+exactly where the phrases are surest.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 import numpy as np
@@ -36,16 +37,14 @@ from bot.text import LANGUAGES, normalize, tokens
 FUZZY_WORD_LENGTH = 5
 #: Prefix stems match many endings already, so they forgive a typo only from this length.
 FUZZY_PREFIX_LENGTH = 6
+#: Distinct words whose stem matches are remembered (least recently used forgotten first).
+WORD_CACHE_SIZE = 50_000
 #: All words of a phrase must fall within this many words of each other.
 PHRASE_WINDOW = 7
 #: The classifier's probability that a message is a crisis at or above which it is one...
 CRISIS_PROBABILITY = 0.5
 #: ...and from which a weak signal gets a gentle check-in (the ``concern`` reply) instead.
 CONCERN_PROBABILITY = 0.4
-#: A lexicon phrase (other than a ``!`` phrase) is overruled only when the classifier is this
-#: sure (or surer) that the message is not a crisis: "this homework is killing me lol", "my
-#: character runs away from home". Anything less certain and the phrase wins.
-LEXICON_OVERRULED_BELOW = 0.1
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,9 @@ class _StemMatcher:
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._prefix: dict[str, list[int]] = defaultdict(list)
         self._fuzzy: dict[str, list[tuple[str, bool, int]]] = defaultdict(list)
-        self._cache: dict[str, dict[int, bool]] = {}
+        # Least recently used words are forgotten first, so a flood of made-up words cannot
+        # crowd out the real ones for good.
+        self.matches = lru_cache(maxsize=WORD_CACHE_SIZE)(self._matches)
 
     def add(self, text: str, prefix: bool) -> int:
         key = (text, prefix)
@@ -76,11 +77,8 @@ class _StemMatcher:
                 self._fuzzy[text[0]].append((text, prefix, stem_id))
         return self._ids[key]
 
-    def matches(self, word: str) -> dict[int, bool]:
+    def _matches(self, word: str) -> dict[int, bool]:
         """Stem ids the word matches, each with True if matched without forgiving a typo."""
-        cached = self._cache.get(word)
-        if cached is not None:
-            return cached
         found = dict.fromkeys(self._exact.get(word, ()), True)
         for end in range(1, len(word) + 1):
             found.update(dict.fromkeys(self._prefix.get(word[:end], ()), True))
@@ -92,8 +90,6 @@ class _StemMatcher:
                 and OSA.distance(text, candidate, score_cutoff=1) <= 1
             ):
                 found[stem_id] = False
-        if len(self._cache) < 50_000:
-            self._cache[word] = found
         return found
 
 
@@ -202,12 +198,6 @@ class SafetyCheck:
         judgement = self.model_judgement(vectors) if vectors is not None else None
         if judgement is None:
             return CrisisSignal(None, phrase) if phrase else None
-        if (
-            phrase
-            and not phrase.startswith("!")
-            and judgement.probability < LEXICON_OVERRULED_BELOW
-        ):
-            phrase = None  # an idiom or a topic, the classifier is sure; `!` phrases always count
         if phrase or judgement.probability >= CRISIS_PROBABILITY:
             return CrisisSignal(judgement.category, phrase, judgement.probability)
         if judgement.probability >= CONCERN_PROBABILITY:
