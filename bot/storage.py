@@ -534,7 +534,7 @@ class FileStore:
             return
         try:
             legacy = read_legacy_languages(path)
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        except Exception:  # garbage can make unpickling fail in many ways; none may stop us
             move_aside(path, "not a plain pickle of languages")
             return
         for user, lang in legacy.items():

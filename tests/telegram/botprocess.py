@@ -27,6 +27,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def shared_cache_dir(config_cache: object, fallback: Path) -> Path:
+    """The phrasing-vector cache to share: the repository's ``data/cache`` when CI built it
+    (``python -m bot index``), else one kept in pytest's cache, else ``fallback``."""
+    built = REPOSITORY / "data" / "cache"
+    if built.is_dir():
+        return built
+    mkdir = getattr(config_cache, "mkdir", None)
+    return Path(mkdir("bot-vector-cache")) if mkdir else fallback
+
+
 def data_dir(base: Path, shared_cache: Path) -> Path:
     """A fresh ``DATA_DIR`` whose vector cache is the shared one."""
     directory = base / "data"

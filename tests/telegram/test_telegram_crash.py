@@ -20,8 +20,7 @@ ENTRIES = ("hotline-111", "emergency-112", "childrens-day-date")
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    cache = request.config.cache
-    return cache.mkdir("bot-vector-cache") if cache else tmp_path_factory.mktemp("cache")
+    return botprocess.shared_cache_dir(request.config.cache, tmp_path_factory.mktemp("cache"))
 
 
 def replies(tg: FakeTelegram) -> Counter[tuple[int, str]]:

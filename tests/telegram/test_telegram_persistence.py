@@ -128,6 +128,21 @@ async def test_an_earlier_versions_pickle_is_carried_over_then_removed(tmp_path:
     assert stored(tmp_path)["languages"] == {"5": "kk"}
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"garbage \x00\xff", pickle.dumps({"user_data": {5: {"lang": "kk"}}})[:-7]],
+    ids=["empty", "garbage", "truncated"],
+)
+async def test_a_damaged_pickle_of_an_earlier_version_does_not_stop_the_start(
+    tg: FakeTelegram, tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / LEGACY_PICKLE).write_bytes(content)
+    async with running(tg, tmp_path):
+        await reply_to(tg, updates.text_message(question("hotline-111", "en"), user_id=84), 84)
+    assert [p.name for p in tmp_path.glob(f"{LEGACY_PICKLE}.unreadable-*")]
+    check_replies(tg)
+
+
 class Trap:
     """Unpickling this would run code: the store must refuse it, not load it."""
 

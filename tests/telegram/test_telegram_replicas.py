@@ -34,8 +34,7 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL is not set
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    cache = request.config.cache
-    return cache.mkdir("bot-vector-cache") if cache else tmp_path_factory.mktemp("cache")
+    return botprocess.shared_cache_dir(request.config.cache, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture
