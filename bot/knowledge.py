@@ -84,6 +84,23 @@ UI_KEYS = (
 )
 UI_FILE = "ui.yaml"
 SAFETY_FILE = "safety.yaml"
+CRISIS_REPLIES_FILE = "crisis_replies.yaml"
+#: The kinds of danger a crisis reply is written for (``category`` in the JSON contract), plus
+#: ``concern``: a gentle check-in when the signal is real but weak.
+CRISIS_CATEGORIES = (
+    "danger_now",
+    "violence",
+    "sexual_abuse",
+    "online_exploitation",
+    "suicide_self_harm",
+    "runaway_neglect",
+    "bullying",
+    "friend",
+    "adult_report",
+)
+CONCERN = "concern"
+#: Short crisis texts that are not a reply to one kind of danger.
+CRISIS_NOTICES = ("crisis_reminder", "crisis_group")
 
 
 @dataclass(frozen=True)
@@ -145,6 +162,11 @@ class SafetyPatterns:
 
     crisis: Mapping[str, tuple[str, ...]]
     asking_about: Mapping[str, tuple[str, ...]]
+    #: Words that make a message first-person ("me", "мне", "маған"): asking-about words never
+    #: hold back a phrase in such a message ("can you help, my dad hits me").
+    first_person: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Words that show an adult writing about a child: their crisis reply is the one for adults.
+    adult_speaker: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,6 +177,8 @@ class KnowledgeBase:
     entries: Mapping[str, Entry]
     ui: Mapping[str, Mapping[str, str]]
     safety: SafetyPatterns
+    #: Crisis replies by category (and the crisis notices), each in every language.
+    crisis_replies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def entry(self, entry_id: str) -> Entry | None:
@@ -166,6 +190,10 @@ class KnowledgeBase:
     def text(self, key: str, lang: str) -> str:
         """An interface string; keys are validated at load time, so this never misses."""
         return self.ui[key][lang]
+
+    def crisis_text(self, key: str, lang: str) -> str:
+        """A crisis reply (by category) or crisis notice; validated at load time."""
+        return self.crisis_replies[key][lang]
 
     def browsable_topics(self) -> tuple[Topic, ...]:
         """Topics worth listing in /topics (small talk is not a topic anyone browses)."""
@@ -241,6 +269,7 @@ class _Collector:
         self.topic_ids: set[str] = set()
         self.ui: dict[str, dict[str, str]] = {}
         self.safety: SafetyPatterns | None = None
+        self.crisis_replies: dict[str, dict[str, str]] = {}
 
     def problem(self, where: str, entry_id: str, message: str) -> None:
         self.problems.append(f"{where}: {entry_id}: {message}")
@@ -261,6 +290,8 @@ class _Collector:
                 self._read_ui(path, data)
             elif path.name == SAFETY_FILE:
                 self._read_safety(path, data)
+            elif path.name == CRISIS_REPLIES_FILE:
+                self._read_crisis_replies(path, data)
             else:
                 self._read_topic_file(path, data)
         if not unreadable:
@@ -270,6 +301,8 @@ class _Collector:
             self.problem(str(self.directory / UI_FILE), "-", "file is missing")
         if self.safety is None and not any(path.name == SAFETY_FILE for path in files):
             self.problem(str(self.directory / SAFETY_FILE), "-", "file is missing")
+        if not self.crisis_replies and not any(path.name == CRISIS_REPLIES_FILE for path in files):
+            self.problem(str(self.directory / CRISIS_REPLIES_FILE), "-", "file is missing")
         if self.problems:
             raise KnowledgeError(self.problems)
         assert self.safety is not None
@@ -278,6 +311,9 @@ class _Collector:
             entries=MappingProxyType(dict(self.entries)),
             ui=MappingProxyType({key: MappingProxyType(v) for key, v in self.ui.items()}),
             safety=self.safety,
+            crisis_replies=MappingProxyType(
+                {key: MappingProxyType(v) for key, v in self.crisis_replies.items()}
+            ),
             warnings=tuple(self.warnings),
         )
 
@@ -568,7 +604,7 @@ class _Collector:
 
     def _read_safety(self, path: Path, data: _LineDict) -> None:
         lists: dict[str, dict[str, tuple[str, ...]]] = {}
-        for key in ("crisis", "asking_about"):
+        for key in ("crisis", "asking_about", "first_person", "adult_speaker"):
             value = data.get(key)
             where = self._at(path, data, key)
             lists[key] = {}
@@ -587,7 +623,26 @@ class _Collector:
         self.safety = SafetyPatterns(
             crisis=MappingProxyType(lists["crisis"]),
             asking_about=MappingProxyType(lists["asking_about"]),
+            first_person=MappingProxyType(lists["first_person"]),
+            adult_speaker=MappingProxyType(lists["adult_speaker"]),
         )
+
+    def _read_crisis_replies(self, path: Path, data: _LineDict) -> None:
+        for section, keys in (
+            ("replies", (*CRISIS_CATEGORIES, CONCERN)),
+            ("notices", CRISIS_NOTICES),
+        ):
+            texts = data.get(section)
+            if not isinstance(texts, _LineDict):
+                self.problem(f"{path}:{data.line}", section, f"missing '{section}:' mapping")
+                continue
+            for key in keys:
+                if key not in texts:
+                    self.problem(f"{path}:{texts.line}", key, "crisis text is missing")
+                    continue
+                self.crisis_replies[key] = self._languages(path, texts[key], texts, key, key)
+            for key in sorted(set(texts) - set(keys)):
+                self.problem(self._at(path, texts, key), key, f"unknown key in '{section}'")
 
 
 def iter_questions(kb: KnowledgeBase) -> Iterator[tuple[Entry, str, str]]:

@@ -142,6 +142,11 @@ class SafetyCheck:
             for lang in LANGUAGES
             for phrase in patterns.first_person.get(lang, ())
         ]
+        self._adult_speaker = [
+            self._parse(phrase)
+            for lang in LANGUAGES
+            for phrase in patterns.adult_speaker.get(lang, ())
+        ]
 
     def _parse(self, phrase: str) -> _Phrase:
         strong = phrase.startswith("!")
@@ -156,12 +161,21 @@ class SafetyCheck:
                 slots.append(tuple(stem_ids))
         return _Phrase(phrase, tuple(slots), strong)
 
-    def lexicon_phrase(self, text: str) -> str | None:
-        """The crisis phrase a normalised message matches, or None. Cheap: no encoder."""
+    def _positions(self, text: str) -> _Positions:
         positions: _Positions = defaultdict(dict)
         for index, word in enumerate(tokens(text)):
             for stem_id, exact in self._matcher.matches(word).items():
                 positions[stem_id][index] = exact
+        return positions
+
+    def adult_speaking(self, text: str) -> bool:
+        """Whether a normalised message reads as an adult writing about a child."""
+        positions = self._positions(text)
+        return any(_found(phrase, positions) for phrase in self._adult_speaker)
+
+    def lexicon_phrase(self, text: str) -> str | None:
+        """The crisis phrase a normalised message matches, or None. Cheap: no encoder."""
+        positions = self._positions(text)
         if not positions:
             return None
         asking = any(_found(phrase, positions) for phrase in self._asking) and not any(
@@ -199,7 +213,9 @@ class SafetyCheck:
         if judgement is None:
             return CrisisSignal(None, phrase) if phrase else None
         if phrase or judgement.probability >= CRISIS_PROBABILITY:
-            return CrisisSignal(judgement.category, phrase, judgement.probability)
+            # Who writes decides whom the reply is for: a parent or teacher gets the adults' one.
+            category = "adult_report" if self.adult_speaking(text) else judgement.category
+            return CrisisSignal(category, phrase, judgement.probability)
         if judgement.probability >= CONCERN_PROBABILITY:
             return CrisisSignal(CONCERN, None, judgement.probability)
         return None

@@ -128,7 +128,7 @@ def test_without_the_encoder_the_lexicon_still_answers_with_the_general_crisis_r
 @pytest.mark.parametrize(
     "message",
     [
-        "this homework is killing me lol",
+        "i died laughing at that meme",
         "I killed him in Fortnite so bad",
         "what is the punishment for beating a child in kazakhstan",
         "эта домашка меня убивает",
