@@ -328,6 +328,7 @@ class FileStore:
         self._journal_lines = 0
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False
+        self._writing = False
         self._warnings = _Warnings()
 
     @property
@@ -370,9 +371,12 @@ class FileStore:
         """Write the state file now if anything changed."""
         writer, self._writer = self._writer, None
         if writer is not None and not writer.done():
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            if self._writing:  # a write under way: let it finish, then write what came since
                 await writer
+            else:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
         if self._dirty:
             await self._write_state()
 
@@ -487,6 +491,7 @@ class FileStore:
         if path is None:
             return
         data = json.dumps(self._snapshot(), separators=(",", ":")).encode()
+        self._writing = True
         try:
             await asyncio.to_thread(write_atomically, path, data)
         except OSError as error:
@@ -494,6 +499,8 @@ class FileStore:
             self._warnings.failed("write", path, error)
         else:
             self._warnings.worked("write", path)
+        finally:
+            self._writing = False
 
     def _snapshot(self) -> dict[str, Any]:
         cutoff = self._clock() - DELETABLE_FOR
