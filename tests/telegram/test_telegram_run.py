@@ -10,6 +10,7 @@ import stat
 import sys
 from pathlib import Path
 
+import botprocess
 import pytest
 from fakebot import FakeTelegram, updates
 from tgharness import TOKEN, WAIT, check_replies
@@ -53,11 +54,13 @@ def test_malformed_token_is_rejected_without_showing_it(
 async def start_bot(
     tg: FakeTelegram, tmp_path: Path, token: str = TOKEN
 ) -> asyncio.subprocess.Process:
+    # The phrasing-vector cache is shared (building it takes longer than these tests wait).
+    data = botprocess.data_dir(tmp_path, botprocess.shared_cache_dir(None, tmp_path / "cache"))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_"))},
         "TELEGRAM_BOT_TOKEN": token,
         "TELEGRAM_API_BASE_URL": tg.base_url,
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(data),
         "PYTHONPATH": str(REPOSITORY),
         "LOG_LEVEL": "DEBUG",
     }
