@@ -255,6 +255,10 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.close(directory)
 
 
+def _dump_atomically(path: Path, data: Any) -> None:
+    write_atomically(path, json.dumps(data, separators=(",", ":")).encode())
+
+
 def move_aside(path: Path, reason: str) -> None:
     """Keep an unreadable file for a human to look at, out of the bot's way."""
     aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -329,6 +333,7 @@ class FileStore:
         self._writer: asyncio.Task[None] | None = None
         self._dirty = False
         self._writing = False
+        self._write_took = 0.0
         self._warnings = _Warnings()
 
     @property
@@ -482,7 +487,8 @@ class FileStore:
             self._writer = asyncio.get_running_loop().create_task(self._write_later())
 
     async def _write_later(self) -> None:
-        await asyncio.sleep(self._write_delay)
+        # A big file is written less often: at most a tenth of the time goes to writing it.
+        await asyncio.sleep(max(self._write_delay, 9 * self._write_took))
         await self._write_state()
 
     async def _write_state(self) -> None:
@@ -490,10 +496,11 @@ class FileStore:
         self._dirty = False
         if path is None:
             return
-        data = json.dumps(self._snapshot(), separators=(",", ":")).encode()
+        snapshot = self._snapshot()
         self._writing = True
+        started = time.perf_counter()
         try:
-            await asyncio.to_thread(write_atomically, path, data)
+            await asyncio.to_thread(_dump_atomically, path, snapshot)
         except OSError as error:
             self._dirty = True
             self._warnings.failed("write", path, error)
@@ -501,6 +508,7 @@ class FileStore:
             self._warnings.worked("write", path)
         finally:
             self._writing = False
+            self._write_took = time.perf_counter() - started
 
     def _snapshot(self) -> dict[str, Any]:
         cutoff = self._clock() - DELETABLE_FOR

@@ -69,6 +69,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CHECK_EVERY = 0.05
 
 
+class ShuttingDown(Exception):
+    """The process stops before an update in hand was handled (Telegram will resend it)."""
+
+
 class Ledger:
     """Handled and in-hand update ids, in the store; wakes whoever waits for one."""
 
@@ -115,7 +119,7 @@ class Ledger:
         if waiter is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout)
-            except TimeoutError:
+            except (TimeoutError, ShuttingDown):
                 return Claim.BUSY
             return Claim.DONE
         loop = asyncio.get_running_loop()
@@ -133,7 +137,10 @@ class Ledger:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         for update_id in list(self._mine):  # not handled: let the next one to see it take it
-            self._mine.pop(update_id).cancel()
+            waiter = self._mine.pop(update_id)
+            if not waiter.done():
+                waiter.set_exception(ShuttingDown())
+                waiter.exception()  # retrieved: nobody may be waiting for it
             await self.store.release(update_id)
 
     def _notify(self, update_id: int) -> None:
