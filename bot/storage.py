@@ -565,14 +565,14 @@ class FileStore:
         path = self.updates_path
         assert path is not None
         try:
-            lines = path.read_bytes().split(b"\n")
+            lines = path.read_bytes().split(b"\n")[:-1]  # after the last newline: torn, or empty
         except FileNotFoundError:
             return
         except OSError as error:
             move_aside(path, error.strerror or type(error).__name__)
             return
         for line in lines:
-            if line.strip().isdigit():  # a line cut off by a crash is just skipped
+            if line.strip().isdigit():  # anything else (a damaged line) is skipped
                 self._remember_done(int(line))
 
     def _compact_updates(self) -> None:
