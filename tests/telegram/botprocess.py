@@ -77,13 +77,14 @@ def logs(base: Path) -> str:
 
 
 async def polling(tg: FakeTelegram, base: Path, bot: asyncio.subprocess.Process) -> None:
-    """Wait until the bot polls (it deleted any webhook and asked for updates)."""
-    before = len(tg.calls_of("getUpdates", ok=None))
+    """Wait until the bot polls: it deleted any webhook, and a long poll is waiting (a call is
+    recorded only when answered, so the poll itself cannot be waited for)."""
+    before = len(tg.calls_of("deleteWebhook", ok=None))
 
     def started() -> bool:
         if bot.returncode is not None:
             raise AssertionError(f"the bot exited ({bot.returncode}):\n{logs(base)[-3000:]}")
-        return len(tg.calls_of("getUpdates", ok=None)) > before
+        return len(tg.calls_of("deleteWebhook", ok=None)) > before
 
     await tg.wait_for(started, START_TIMEOUT, what="the bot polling")
 

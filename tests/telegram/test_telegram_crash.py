@@ -14,7 +14,7 @@ from fakebot import FakeTelegram, updates
 from tgharness import TOKEN, check_replies, kb
 
 #: Users and the (distinct) questions each sends: every reply text names its question.
-USERS = range(700_001, 700_021)
+USERS = range(700_001, 700_041)
 ENTRIES = ("hotline-111", "emergency-112", "childrens-day-date")
 
 
