@@ -76,7 +76,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge
 USERS = 500
 MESSAGES = 20_000
 #: A message not answered within this long counts as lost (the bot's own retries give up
-#: after 60 s: ``delivery.GIVE_UP_AFTER``).
+#: after 60 s: ``delivery.Patience.give_up_after``).
 ANSWER_TIMEOUT_S = 90.0
 #: After the last answer, how long we keep watching for a duplicate answer.
 GRACE_S = 1.0

@@ -19,11 +19,14 @@ def _bot_mention(message: Message) -> str:
 
 
 class _MentionsBot(filters.MessageFilter):
-    """The message has an @mention of this bot (not of another one)."""
+    """The message (or a photo's, video's or file's caption) has an @mention of this bot."""
 
     def filter(self, message: Message) -> bool:
         mention = _bot_mention(message)
-        found = message.parse_entities([MessageEntity.MENTION]).values()
+        found = [
+            *message.parse_entities([MessageEntity.MENTION]).values(),
+            *message.parse_caption_entities([MessageEntity.MENTION]).values(),
+        ]
         return any(text.casefold() == mention for text in found)
 
 
@@ -49,7 +52,10 @@ FROM_PEOPLE = filters.UpdateType.MESSAGES
 #: A message the bot should answer.
 ADDRESSED = FROM_PEOPLE & (
     filters.ChatType.PRIVATE
-    | (filters.Entity(MessageEntity.MENTION) & _MentionsBot())
+    | (
+        (filters.Entity(MessageEntity.MENTION) | filters.CaptionEntity(MessageEntity.MENTION))
+        & _MentionsBot()
+    )
     | (filters.REPLY & _RepliesToBot())
 )
 FORWARDED_FROM_CHANNEL = _ForwardedFromChannel()

@@ -43,6 +43,7 @@ from bot.telegram.delivery import (
     READ_TIMEOUT,
     SENDS_PER_SECOND,
     OrderedUpdateProcessor,
+    Patience,
     PatientRateLimiter,
     UpdatesRequest,
 )
@@ -51,6 +52,7 @@ from bot.telegram.intake import BotApplication, ConfirmingUpdater
 from bot.telegram.logs import configure_logging
 from bot.telegram.persistence import LanguagePersistence
 from bot.telegram.privacy import MessageTracker
+from bot.telegram.urgency import crisis_on_arrival
 from bot.text import DEFAULT_LANGUAGE, LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -86,12 +88,14 @@ def build_application(
     *,
     responder: Responder | None = None,
     sends_per_second: float = SENDS_PER_SECOND,
+    patience: Patience | None = None,
     read_timeout: float = READ_TIMEOUT,
     store: Store | None = None,
 ) -> BotApplication:
     """The bot's Application, ready for ``initialize()``/``start()`` or ``run_polling()``.
 
-    ``sends_per_second`` is Telegram's overall limit (0 lifts it, for measuring the bot itself).
+    ``sends_per_second`` is Telegram's overall limit (0 lifts it, for measuring the bot itself);
+    ``patience`` how long sending is retried (default ``Patience()``; tests make it short).
     ``read_timeout`` is how long an answer from Telegram is waited for; ``store`` where
     languages, handled updates and message spans live (default: what ``STORAGE_URL`` names).
     Raises ValueError if an entry or topic id is too long to fit in a button.
@@ -100,6 +104,7 @@ def build_application(
     if store is None:
         store = open_store(settings.storage_url, settings.data_dir, namespace=bot_id(settings))
     tracker = MessageTracker(store)
+    processor = OrderedUpdateProcessor()
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
@@ -111,11 +116,11 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(PatientRateLimiter(sends_per_second=sends_per_second))
+        .rate_limiter(PatientRateLimiter(sends_per_second=sends_per_second, patience=patience))
         .connection_pool_size(CONNECTIONS)
         .read_timeout(read_timeout)
         .get_updates_request(UpdatesRequest())
-        .concurrent_updates(OrderedUpdateProcessor())
+        .concurrent_updates(processor)
         .persistence(LanguagePersistence(store))
         .post_init(set_command_menus)
     )
@@ -127,6 +132,8 @@ def build_application(
     application.attach(store, tracker)
     application.updater = ConfirmingUpdater(application)
     application.bot_data[SERVICES] = Services(responder or Responder(kb), tracker=tracker)
+    # A crisis is recognised the moment its update arrives, and goes ahead of everything else.
+    processor.is_urgent = crisis_on_arrival(application.bot_data[SERVICES].responder)
     register_handlers(application)
     return application
 
@@ -154,8 +161,11 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(InlineQueryHandler(on_inline_query))
     # A forwarded channel post has text, but it is not the user's question: before on_text.
+    # It is still read for a crisis, and so are the captions of photos, videos and files.
     application.add_handler(
-        MessageHandler(ADDRESSED & FORWARDED_FROM_CHANNEL, handlers.on_non_text)
+        MessageHandler(
+            ADDRESSED & (FORWARDED_FROM_CHANNEL | filters.CAPTION), handlers.on_caption_or_post
+        )
     )
     application.add_handler(
         MessageHandler(ADDRESSED & filters.TEXT & ~filters.COMMAND, handlers.on_text)

@@ -15,6 +15,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 from bot.dialogue import Responder
 from bot.knowledge import KnowledgeBase
 from bot.storage import FileStore
+from bot.telegram.encoding import EncoderWorker
 from bot.telegram.flood import FloodGuard
 from bot.telegram.persistence import LANGUAGE_KEY
 from bot.telegram.privacy import MessageTracker
@@ -30,6 +31,11 @@ class Services:
     responder: Responder
     tracker: MessageTracker = field(default_factory=lambda: MessageTracker(FileStore(None)))
     flood: FloodGuard = field(default_factory=FloodGuard)
+    #: The responder's sentence encoder, run in its own thread (``bot.telegram.encoding``).
+    encoder: EncoderWorker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.encoder = EncoderWorker(self.responder.encode)
 
 
 def telegram_language(user: User | None) -> str:

@@ -1,8 +1,9 @@
 """Flood control: a user who sends too much gets one "slow down" and is ignored for a while.
 
 One user pasting a hundred messages must not slow the bot down for every other child, and must
-not make it send a hundred replies against Telegram's limits. State is a few timestamps per
-user, in memory only, dropped as soon as they no longer matter.
+not make it send a hundred replies against Telegram's limits. A crisis is never ignored: while a
+user is held back, their crisis messages still get an answer (``crisis_answer``). State is a few
+timestamps per user, in memory only, dropped as soon as they no longer matter.
 """
 
 from __future__ import annotations
@@ -28,11 +29,18 @@ class Verdict(Enum):
     IGNORE = "ignore"
 
 
+class CrisisAnswer(Enum):
+    """How a crisis message from a user who is being held back is answered."""
+
+    FULL = "full"  # the crisis reply written for it, as at any other time
+    REMINDER = "reminder"  # one line: 111 and 112
+
+
 @dataclass
 class _User:
     times: deque[float] = field(default_factory=deque)
     quiet_until: float = 0.0
-    crisis_let_through: bool = False
+    crisis_answered: bool = False
 
 
 class FloodGuard:
@@ -69,19 +77,22 @@ class FloodGuard:
             return Verdict.ALLOW
         state.times.clear()
         state.quiet_until = now + self._quiet_for
-        state.crisis_let_through = False
+        state.crisis_answered = False
         return Verdict.WARN
 
-    def let_crisis_through(self, user: Hashable) -> bool:
-        """True once per quiet period: a child in danger is answered even while flooding.
+    def crisis_answer(self, user: Hashable) -> CrisisAnswer:
+        """How to answer a crisis message that the flood limit holds back: never with silence.
 
-        Only once, so that repeating alarming words cannot turn the bot into an amplifier.
+        A child in danger who types fast is still a child in danger. The first crisis message
+        of a quiet period gets its full reply; later ones get the one-line reminder, so that
+        repeating alarming words cannot turn the bot into an amplifier of long messages.
         """
         state = self._users.get(user)
-        if state is None or state.crisis_let_through:
-            return False
-        state.crisis_let_through = True
-        return True
+        if state is None or not state.crisis_answered:
+            if state is not None:
+                state.crisis_answered = True
+            return CrisisAnswer.FULL
+        return CrisisAnswer.REMINDER
 
     def __len__(self) -> int:
         """How many users are tracked (for tests and the soak benchmark)."""

@@ -2,14 +2,21 @@
 
 Each takes what it needs from the update, asks the responder or the knowledge base, and sends a
 message built by ``render``. Registration (and its order) lives in ``app.register_handlers``.
+
+Every way a person can write to the bot is checked for a crisis: text, edited text, forwarded
+text (a forwarded channel post too), and the captions of photos, videos and files. A crisis
+reply goes out ahead of other traffic (``bot.telegram.urgency``); in a group it names the
+helplines without quoting the child and invites them to write privately.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+import numpy as np
 from telegram import CallbackQuery, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -20,11 +27,17 @@ from bot.telegram import render
 from bot.telegram.addressing import without_mention
 from bot.telegram.callbacks import Action, Button, decode
 from bot.telegram.context import BotContext
-from bot.telegram.flood import Verdict
+from bot.telegram.encoding import Lane
+from bot.telegram.flood import CrisisAnswer, Verdict
 from bot.telegram.logs import log_handler_error, note_reply, unreachable
 from bot.telegram.privacy import clear_chat, clear_gap
+from bot.telegram.urgency import is_urgent, mark_urgent, message_text
 
 logger = logging.getLogger(__name__)
+
+#: How long a crisis the lexicon flagged on arrival waits for the encoder, which picks the reply
+#: written for its kind of danger. Past this it gets the general crisis reply, at once.
+URGENT_ENCODE_WAIT = 0.3
 
 
 # ---- sending ---------------------------------------------------------------------------------
@@ -35,18 +48,23 @@ def _is_private(update: Update) -> bool:
     return chat is not None and chat.type == ChatType.PRIVATE
 
 
-async def send(update: Update, context: BotContext, message: render.Rendered) -> Message | None:
-    """Send ``message`` to the update's chat; in a private chat remember its id for hiding."""
+async def send(
+    update: Update, context: BotContext, message: render.Rendered, *, quote: bool = True
+) -> Message | None:
+    """Send ``message`` to the update's chat; in a private chat remember its id for hiding.
+
+    In a group the message answers the one it replies to, unless ``quote`` is False.
+    """
     chat = update.effective_chat
     if chat is None:
         return None
     asked = update.message or update.edited_message
-    quote = None
-    if asked is not None and chat.type != ChatType.PRIVATE:
+    replied = None
+    if quote and asked is not None and chat.type != ChatType.PRIVATE:
         # In a busy group, a reply shows which question it answers.
-        quote = ReplyParameters(asked.message_id, allow_sending_without_reply=True)
+        replied = ReplyParameters(asked.message_id, allow_sending_without_reply=True)
     sent = await context.bot.send_message(
-        chat.id, message.text, reply_markup=message.markup, reply_parameters=quote
+        chat.id, message.text, reply_markup=message.markup, reply_parameters=replied
     )
     if chat.type == ChatType.PRIVATE:
         context.services.tracker.add(chat.id, sent.message_id)
@@ -55,9 +73,61 @@ async def send(update: Update, context: BotContext, message: render.Rendered) ->
 
 
 async def send_reply(update: Update, context: BotContext, reply: Reply) -> None:
-    """Send a ``respond()`` reply with the buttons its kind calls for."""
-    message = render.reply_message(reply, context.kb, private=_is_private(update))
-    await send(update, context, message)
+    """Send a ``respond()`` reply with the buttons its kind calls for.
+
+    A crisis reply goes first from here on. In a private chat it carries "Hide this chat"; in a
+    group everyone can read it, so it is the group notice instead (the helplines and an
+    invitation to write privately), not an answer to the child's message.
+    """
+    private = _is_private(update)
+    if reply.kind == "crisis":
+        mark_urgent()
+        if not private:
+            reply = crisis_notice(context, "crisis_group", reply.lang)
+    message = render.reply_message(reply, context.kb, private=private)
+    await send(update, context, message, quote=reply.kind != "crisis")
+
+
+def crisis_notice(context: BotContext, key: str, lang: str) -> Reply:
+    """One of the crisis notices (``crisis_reminder``, ``crisis_group``) as a crisis reply."""
+    text = context.kb.crisis_text(key, lang)
+    return Reply(kind="crisis", lang=lang, text=text, body=text)
+
+
+async def respond(update: Update, context: BotContext, text: str) -> Reply:
+    """``respond()`` with the encoder in its worker thread: prepare, encode, reply."""
+    responder = context.responder
+    message = responder.prepare(text, context.reply_language(update, text))
+    vectors = await _vectors(context, message.windows)
+    return responder.reply(message, vectors)
+
+
+async def _vectors(
+    context: BotContext, windows: Sequence[str], lane: Lane | None = None
+) -> np.ndarray | None:
+    """The windows' vectors, or None (judge by the lexicon alone) if they cannot be had in time.
+
+    A crisis the lexicon flagged on arrival does not queue behind other messages: it has a lane
+    of its own, and is not waited for longer than URGENT_ENCODE_WAIT.
+    """
+    encoder = context.services.encoder
+    if not windows or not encoder.enabled:
+        return None
+    if lane is None:
+        lane = Lane.URGENT if is_urgent() else Lane.ORDINARY
+    wait = URGENT_ENCODE_WAIT if lane is Lane.URGENT else None
+    try:
+        return await asyncio.wait_for(encoder.encode(windows, lane), wait)
+    except TimeoutError:
+        return None
+    except Exception as error:
+        logger.warning("Encoding failed (%s): judging by the lexicon alone", type(error).__name__)
+        return None
+
+
+def _question_text(update: Update, context: BotContext) -> str:
+    """What the user wrote (text or caption), without the bot's @name."""
+    return without_mention(message_text(update.effective_message), context.bot.username)
 
 
 async def edit(update: Update, context: BotContext, message: render.Rendered) -> None:
@@ -110,7 +180,12 @@ async def remember_incoming(update: Update, context: BotContext) -> None:
 
 
 async def guard_flood(update: Update, context: BotContext) -> None:
-    """Stop a flooding user's messages here: one "slow down", then silence for a while."""
+    """Stop a flooding user's messages here: one "slow down", then silence for a while.
+
+    Never for a crisis: the first of a quiet period is answered in full, later ones get the
+    one-line reminder. What the lexicon does not flag is checked by meaning when the encoder
+    has nothing else to do.
+    """
     message = update.effective_message
     if message is None:
         return
@@ -120,15 +195,45 @@ async def guard_flood(update: Update, context: BotContext) -> None:
     verdict = flood.check(key)
     if verdict is Verdict.ALLOW:
         return
-    text = message.text or ""
-    if context.responder.is_crisis(text) and flood.let_crisis_through(key):
-        return  # answered by the text handler, crisis first
+    text = _question_text(update, context)
+    if is_urgent() or context.responder.is_crisis(text):
+        mark_urgent()
+        if flood.crisis_answer(key) is CrisisAnswer.FULL:
+            return  # answered by the handlers, crisis first
+        await _remind(update, context, text)
+        raise ApplicationHandlerStop
     if verdict is Verdict.WARN:
         lang = context.interface_language(update)
         await send(update, context, render.notice(context.kb, "slow_down", lang))
     else:
         note_reply("ignored", "-")
+    if text.strip() and context.services.encoder.enabled:
+        context.application.create_task(_check_held_back(update, context, key, text), update=update)
     raise ApplicationHandlerStop
+
+
+async def _check_held_back(update: Update, context: BotContext, key: int, text: str) -> None:
+    """Check a message flood control held back by its meaning, when the encoder is idle."""
+    responder = context.responder
+    message = responder.prepare(text, context.reply_language(update, text))
+    vectors = await _vectors(context, message.windows, Lane.BACKGROUND)
+    if vectors is None:
+        return
+    reply = responder.reply(message, vectors)
+    if reply.kind != "crisis":
+        return
+    mark_urgent()
+    if context.services.flood.crisis_answer(key) is CrisisAnswer.FULL:
+        await send_reply(update, context, reply)
+    else:
+        await _remind(update, context, text)
+
+
+async def _remind(update: Update, context: BotContext, text: str) -> None:
+    """The one-line crisis reminder (111 and 112), for a crisis repeated within a flood."""
+    lang = context.reply_language(update, text)
+    key = "crisis_reminder" if _is_private(update) else "crisis_group"
+    await send_reply(update, context, crisis_notice(context, key, lang))
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -194,18 +299,26 @@ async def _notice(update: Update, context: BotContext, key: str) -> None:
 
 
 async def on_text(update: Update, context: BotContext) -> None:
-    """Answer a question (a new or an edited text message) with respond()."""
-    message = update.effective_message
-    if message is None:
+    """Answer a question (a new, edited or forwarded text message) with respond()."""
+    if update.effective_message is None:
         return
-    text = without_mention(message.text or "", context.bot.username)
-    lang = context.reply_language(update, text)
-    reply = context.responder.respond(text, lang=lang)
+    reply = await respond(update, context, _question_text(update, context))
     await send_reply(update, context, reply)
 
 
+async def on_caption_or_post(update: Update, context: BotContext) -> None:
+    """A caption (of a photo, video or file) or a forwarded channel post is not read as a
+    question ("please write it as text"), but a crisis in it is answered."""
+    text = _question_text(update, context)
+    reply = await respond(update, context, text) if text.strip() else None
+    if reply is not None and reply.kind == "crisis":
+        await send_reply(update, context, reply)
+    else:
+        await _notice(update, context, "non_text")
+
+
 async def on_non_text(update: Update, context: BotContext) -> None:
-    """Ask for text when given a sticker, photo, voice note, file or forwarded channel post."""
+    """Ask for text when given a sticker, photo, voice note or file without a caption."""
     await _notice(update, context, "non_text")
 
 

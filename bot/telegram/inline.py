@@ -18,6 +18,7 @@ from telegram.constants import InlineQueryLimit, ParseMode
 
 from bot.dialogue import Reply, Responder
 from bot.telegram.context import BotContext
+from bot.telegram.handlers import respond
 from bot.telegram.logs import note_reply
 from bot.telegram.render import answer_html, compose, shorten
 
@@ -46,11 +47,10 @@ async def on_inline_query(update: Update, context: BotContext) -> None:
         await query.answer([], button=hint, cache_time=CACHE_SECONDS, is_personal=True)
         note_reply("inline_hint", lang)
         return
-    lang = context.reply_language(update, text)
-    reply = context.responder.respond(text, lang=lang)
+    reply = await respond(update, context, text)  # the encoder in its worker thread
     results = articles(reply, context.responder)
     await query.answer(results, cache_time=CACHE_SECONDS, is_personal=True)
-    note_reply(f"inline_{reply.kind}", lang)
+    note_reply(f"inline_{reply.kind}", reply.lang)
 
 
 def articles(reply: Reply, responder: Responder) -> list[InlineQueryResultArticle]:

@@ -3,26 +3,30 @@ other users are not slowed down. And the bot's own sending stays within Telegram
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fakebot import FakeTelegram, updates
-from telegram.ext import AIORateLimiter
+from telegram.ext import Application
 from tgharness import (
     CRISIS_CANDIDATES,
     Clock,
     check_replies,
     kb,
     question,
-    responder,
     running,
     settings_for,
 )
 
+from bot.dialogue import Responder
 from bot.telegram import render
 from bot.telegram.app import build_application
-from bot.telegram.delivery import SENDS_PER_SECOND
-from bot.telegram.flood import LIMIT, QUIET_FOR, WINDOW, FloodGuard, Verdict
+from bot.telegram.delivery import GROUP_SENDS_PER_MINUTE, SENDS_PER_SECOND, PatientRateLimiter
+from bot.telegram.flood import LIMIT, QUIET_FOR, WINDOW, CrisisAnswer, FloodGuard, Verdict
+
+#: Crisis judged by the lexicon alone: the same reply every time.
+responder = Responder(kb)
 
 
 def test_the_limit_then_one_warning_then_quiet() -> None:
@@ -44,13 +48,20 @@ def test_a_steady_pace_is_never_a_flood() -> None:
         clock.now += WINDOW / LIMIT
 
 
-def test_crisis_passes_once_per_quiet_period() -> None:
-    guard = FloodGuard(clock=Clock())
+def test_a_crisis_in_a_flood_is_answered_in_full_once_then_reminded() -> None:
+    clock = Clock()
+    guard = FloodGuard(clock=clock)
     for _ in range(LIMIT + 1):
         guard.check("a")
-    assert guard.let_crisis_through("a") is True
-    assert guard.let_crisis_through("a") is False
-    assert guard.let_crisis_through("stranger") is False
+    assert [guard.crisis_answer("a") for _ in range(3)] == [
+        CrisisAnswer.FULL,
+        CrisisAnswer.REMINDER,
+        CrisisAnswer.REMINDER,
+    ]
+    clock.now += QUIET_FOR
+    for _ in range(LIMIT + 1):
+        guard.check("a")
+    assert guard.crisis_answer("a") is CrisisAnswer.FULL, "in full again in the next flood"
 
 
 def test_idle_users_are_forgotten() -> None:
@@ -61,6 +72,13 @@ def test_idle_users_are_forgotten() -> None:
     clock.now += WINDOW + QUIET_FOR
     guard.check("last")
     assert len(guard) == 1
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[Application]:
+    async with running(tg, tmp_path, bot_responder=responder) as app:
+        yield app
+    check_replies(tg)
 
 
 @pytest.mark.usefixtures("bot")
@@ -105,5 +123,7 @@ async def test_sending_keeps_within_the_overall_limit(tmp_path: Path) -> None:
     assert sent[-1] - sent[0] >= (count - rate) / rate - 0.5
     check_replies(tg)
     shipped = build_application(settings_for(tg, tmp_path), kb, responder=responder)
-    assert isinstance(limiter, AIORateLimiter)
-    assert shipped.bot.rate_limiter._base_limiter.max_rate == SENDS_PER_SECOND  # type: ignore[union-attr]
+    assert isinstance(limiter, PatientRateLimiter)
+    assert isinstance(shipped.bot.rate_limiter, PatientRateLimiter)
+    assert shipped.bot.rate_limiter.sends_per_second == SENDS_PER_SECOND
+    assert shipped.bot.rate_limiter.group_sends_per_minute == GROUP_SENDS_PER_MINUTE

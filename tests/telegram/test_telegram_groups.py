@@ -69,11 +69,10 @@ async def test_commands_with_our_name(tg: FakeTelegram, lang: str) -> None:
 
 
 async def test_crisis_in_a_group_has_no_hide_button(tg: FakeTelegram) -> None:
-    """Bots cannot delete other people's messages in groups, so the button is not offered."""
+    """Bots cannot delete other people's messages in groups, so the button is not offered;
+    the group notice names the helplines and invites the child to write privately."""
     call = await reply_to(tg, updates.mention_in_group("I want to die", user_id=5), GROUP)
-    assert (
-        call.params["text"] == render.reply_message(responder.crisis("en"), kb, private=False).text
-    )
+    assert call.params["text"] == render.compose(kb.crisis_text("crisis_group", "en"))
     assert buttons(call) == []
 
 

@@ -13,7 +13,7 @@ from fakebot import FakeTelegram, updates
 from telegram import Update
 from tgharness import TOKEN, check_replies, kb, message_of, press, reply_to, responder, running
 
-from bot.dialogue import Reply
+from bot.dialogue import Message, Reply
 from bot.telegram import render
 from bot.telegram.logs import (
     QUIET_LOGGERS,
@@ -42,6 +42,11 @@ class ExplodingResponder:
         if "explode" in message:
             raise ValueError(f"cannot handle {message!r} from {FIRST_NAME}")
         return responder.respond(message, lang)
+
+    def prepare(self, message: str, lang: str | None = None) -> Message:
+        if "explode" in message:
+            raise ValueError(f"cannot handle {message!r} from {FIRST_NAME}")
+        return responder.prepare(message, lang)
 
 
 @pytest.fixture

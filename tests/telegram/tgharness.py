@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.dialogue import Reply, Responder
 from bot.telegram import render
 from bot.telegram.app import build_application
+from bot.telegram.context import SERVICES
 
 TOKEN = "123456:" + "A" * 35
 BOT_USERNAME = updates.BOT_USERNAME
@@ -57,14 +58,16 @@ async def running(
     *,
     bot_responder: Responder | None = None,
     sends_per_second: float = 0,
+    **options: Any,
 ) -> AsyncIterator[Application]:
     """The real Application polling the fake, started in ``run_polling``'s order (but asking
-    for every update type: stricter than production)."""
+    for every update type: stricter than production). ``options`` go to build_application."""
     app = build_application(
         settings_for(tg, data_dir),
         kb,
         responder=bot_responder or responder,
         sends_per_second=sends_per_second,
+        **options,
     )
     await app.initialize()
     if app.post_init is not None:
@@ -85,6 +88,7 @@ async def stop(app: Application) -> None:
     if app.running:
         await app.stop()
     await app.shutdown()
+    app.bot_data[SERVICES].encoder.close()
 
 
 def sent_texts(tg: FakeTelegram, chat_id: int) -> list[str]:
@@ -168,7 +172,7 @@ def text_of_kind(kind: str, lang: str, candidates: dict[str, list[str]]) -> str:
 
 
 CLARIFY_CANDIDATES = {
-    "en": ["rights", "children", "day", "school", "phone"],
+    "en": ["rights", "children", "day", "school", "phone", "hotline"],
     "ru": ["права", "школа", "телефон", "день", "дети"],
     "kk": ["құқық", "балалар", "күн", "мектеп балалар"],
 }
