@@ -16,7 +16,7 @@ from benchmarks.latency import LatencyResult
 from benchmarks.machine import Machine
 from benchmarks.quality import QualityResult
 from benchmarks.startup import StartupResult
-from benchmarks.throughput import ThroughputResult
+from benchmarks.throughput import ThroughputResult, format_crisis
 from bot.text import LANGUAGES
 
 TARGET_P99_SHIPPED_MS = 2.0
@@ -167,6 +167,8 @@ def throughput_section(throughput: ThroughputResult) -> list[str]:
         "  lets a first burst of that size through at once. p50 wait: question queued -> answer.",
         "CPU ms/msg counts the bot and the fake server, which share one process and event loop.",
     ]
+    if throughput.crisis is not None:
+        lines += ["", *format_crisis(throughput.crisis)]
     return lines
 
 

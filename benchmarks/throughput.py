@@ -13,6 +13,12 @@ sending a question at the same moment, is run twice:
 Every message must be answered exactly once, or the run is an error, not a figure. The fake
 server runs in the same process and event loop as the bot and takes its share of the one CPU
 core the loop uses, so the capacity measured is a lower bound for the bot alone.
+
+A crisis under load (``measure_crisis``, also ``python -m benchmarks.throughput``): 600 users
+ask at once, as shipped (Telegram's sending limit on, the sentence encoder in its worker), and
+right after them two children in danger write: one in words the phrase lexicon knows, one that
+only the encoder recognises. Their answers must not wait for the 600 (20 seconds of sending at
+Telegram's limit): the figure is each one's time from arrival to reply.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ FIRST_USER_ID = 100_000
 TIMEOUT_S = 120.0
 #: After the last answer, how long we keep watching for a duplicate answer.
 GRACE_S = 0.3
+#: Users asking at once in the crisis-under-load run (the issue's scenario), and its target.
+CRISIS_LOAD_USERS = 600
+CRISIS_TARGET_S = 1.0
 APP_MODULE = ROOT / "bot" / "telegram" / "app.py"
 
 
@@ -62,10 +71,28 @@ class ThroughputRun:
 
 
 @dataclass
+class CrisisUnderLoad:
+    """Arrival-to-reply times of crisis messages sent just after a burst (medians of runs)."""
+
+    users: int
+    encoder: bool  # the sentence encoder ran (else lexicon only: no "by meaning" message)
+    lexicon_ms: float  # a crisis the phrase lexicon flags on arrival
+    meaning_ms: float | None  # a crisis only the encoder recognises
+    #: The same, counted from when the bot received the update (getUpdates) instead of from
+    #: when the child sent it: the bot's own part.
+    lexicon_received_ms: float
+    meaning_received_ms: float | None
+    ordinary_p50_ms: float
+    ordinary_last_ms: float  # the burst's last answer: how long the queue was
+    runs_ms: list[tuple[float, float | None]] = field(default_factory=list)
+
+
+@dataclass
 class ThroughputResult:
     runs: list[ThroughputRun]
     telegram_limit: float = TELEGRAM_LIMIT
     skipped: str | None = None  # why nothing was measured
+    crisis: CrisisUnderLoad | None = None
 
 
 def app_available() -> bool:
@@ -95,13 +122,17 @@ class _Burst:
         self.sent_at: dict[int, float] = {}
         self.answers: Counter[int] = Counter()
         self.latencies: list[float] = []
+        self.waited: dict[int, float] = {}  # user -> seconds from question to first answer
+        self.update_ids: dict[int, int] = {}
+        self.answered_at: dict[int, float] = {}
 
     def start(self) -> None:
         from fakebot import updates
 
         for user_id, (text, lang) in self._questions.items():
             self.sent_at[user_id] = time.monotonic()  # the fake stamps calls with monotonic()
-            self._tg.push(updates.text_message(text, user_id=user_id, language_code=lang))
+            update = updates.text_message(text, user_id=user_id, language_code=lang)
+            self.update_ids[user_id] = self._tg.push(update)
 
     def check(self) -> bool:
         """True once every user has an answer (and records the answers since the last look)."""
@@ -113,6 +144,8 @@ class _Burst:
                 self.answers[user_id] += 1
                 if self.answers[user_id] == 1:
                     self.latencies.append(call.at - self.sent_at[user_id])
+                    self.waited[user_id] = self.latencies[-1]
+                    self.answered_at[user_id] = call.at
         return len(self.answers) == len(self._questions)
 
     def answered_once(self) -> bool:
@@ -200,16 +233,174 @@ def measure(
     )
 
 
-def run_throughput(
-    kb: KnowledgeBase, responder: Responder, cases: Sequence[Case], *, runs: int = 3
-) -> ThroughputResult:
-    if not app_available():
-        return ThroughputResult([], skipped=f"{APP_MODULE.relative_to(ROOT)} does not exist yet")
+def encoding_responder(kb: KnowledgeBase) -> Responder:
+    """The responder with the sentence encoder and crisis model (retrieval by words: the
+    phrasings' vectors are not needed to measure the encoder's queue)."""
+    from bot.crisis_model import load_model
+    from bot.encoder import shared_encoder
+    from bot.knowledge import default_knowledge_dir
+
+    return Responder(
+        kb, encode=shared_encoder().encode, crisis_model=load_model(default_knowledge_dir())
+    )
+
+
+def crisis_messages(responder: Responder, cases: Sequence[Case]) -> tuple[str, str | None]:
+    """(a crisis the lexicon flags, one only the encoder finds), in English, from ``cases`` and
+    the blind crisis sets."""
+    from bot.evaluation import blind_sets, load_cases
+
+    blind = [case for path in blind_sets() for case in load_cases(path)]
+    crises = [c.text for c in [*cases, *blind] if c.expect == CRISIS and c.lang == "en"]
+    by_lexicon = next(t for t in crises if responder.is_crisis(t))
+    by_meaning = None
+    if responder.encode is not None:
+        by_meaning = next(
+            (
+                t
+                for t in crises
+                if not responder.is_crisis(t) and responder.respond(t).kind == "crisis"
+            ),
+            None,
+        )
+    return by_lexicon, by_meaning
+
+
+@dataclass
+class _CrisisRun:
+    sent_to_reply: dict[int, float]  # per crisis user, seconds
+    received_to_reply: dict[int, float]
+    ordinary: list[float]  # sorted
+
+
+async def _crisis_run(
+    kb: KnowledgeBase,
+    responder: Responder,
+    questions: dict[int, tuple[str, str]],
+    crises: dict[int, str],
+) -> _CrisisRun:
+    from fakebot import FakeTelegram
+
+    from bot.telegram.app import ALLOWED_UPDATES, build_application
+    from bot.telegram.context import SERVICES
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        async with FakeTelegram() as tg:
+            settings = Settings(token=TOKEN, api_base_url=tg.base_url, data_dir=Path(data_dir))
+            app = build_application(settings, kb, responder=responder)
+            await app.initialize()
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
+            )
+            try:
+                await asyncio.sleep(0.2)
+                # The crisis messages come last, right after the burst.
+                everyone = {**questions, **{u: (t, "en") for u, t in crises.items()}}
+                burst = _Burst(tg, everyone)
+                burst.start()
+                await tg.wait_for(burst.check, TIMEOUT_S, what=f"{len(everyone)} answers")
+                await asyncio.sleep(GRACE_S)
+                burst.check()
+                if not burst.answered_once():
+                    raise AssertionError("crisis under load: not every message answered once")
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                await app.shutdown()
+                app.bot_data[SERVICES].encoder.close()
+            tg.assert_no_errors()
+    received: dict[int, float] = {}
+    for call in tg.calls:
+        if call.method == "getUpdates" and call.ok:
+            for update in call.result or []:
+                received.setdefault(update["update_id"], call.at)
+    return _CrisisRun(
+        {u: burst.waited[u] for u in crises},
+        {u: burst.answered_at[u] - received[burst.update_ids[u]] for u in crises},
+        sorted(burst.waited[u] for u in questions),
+    )
+
+
+def measure_crisis(
+    kb: KnowledgeBase, cases: Sequence[Case], *, users: int = CRISIS_LOAD_USERS, runs: int = 1
+) -> CrisisUnderLoad:
+    """Crisis messages right after ``users`` questions, as shipped (see the module docstring)."""
+    _prepare_imports()
+    try:
+        responder = encoding_responder(kb)
+    except Exception:  # no encoder here: the lexicon part can still be measured
+        responder = Responder(kb)
+    by_lexicon, by_meaning = crisis_messages(responder, cases)
+    questions = _questions_by_user(cases, users)
+    crises = {1: by_lexicon} | ({2: by_meaning} if by_meaning else {})
+    found = [asyncio.run(_crisis_run(kb, responder, questions, crises)) for _ in range(runs)]
+
+    def ms(values: list[float]) -> float | None:
+        return median(sorted(values)) * 1000 if values else None
+
+    def of(user: int, received: bool = False) -> list[float]:
+        return [
+            (r.received_to_reply if received else r.sent_to_reply)[user]
+            for r in found
+            if user in r.sent_to_reply
+        ]
+
+    return CrisisUnderLoad(
+        users=users,
+        encoder=responder.encode is not None,
+        lexicon_ms=ms(of(1)) or 0.0,
+        meaning_ms=ms(of(2)),
+        lexicon_received_ms=ms(of(1, received=True)) or 0.0,
+        meaning_received_ms=ms(of(2, received=True)),
+        ordinary_p50_ms=ms([median(r.ordinary) for r in found]) or 0.0,
+        ordinary_last_ms=ms([r.ordinary[-1] for r in found]) or 0.0,
+        runs_ms=[(r.sent_to_reply[1] * 1000, r.sent_to_reply.get(2)) for r in found],
+    )
+
+
+def format_crisis(result: CrisisUnderLoad) -> list[str]:
+    """The figures as lines of text."""
+
+    def ms(value: float | None) -> str:
+        return f"{value:,.0f} ms" if value is not None else "-"
+
+    def verdict(value: float) -> str:
+        return "met" if value <= CRISIS_TARGET_S * 1000 else "MISSED"
+
+    ordinary = f"  the {result.users} ordinary questions"
+    return [
+        f"Crisis under load: {result.users} users ask at once, as shipped (Telegram's limit on, "
+        f"encoder {'on' if result.encoder else 'off'}), then two children in danger write",
+        f"{'':<36}{'sent -> reply':>15}{'received -> reply':>19}",
+        f"{'  flagged by the lexicon':<36}{ms(result.lexicon_ms):>15}"
+        f"{ms(result.lexicon_received_ms):>19}",
+        f"{'  recognised by the encoder only':<36}{ms(result.meaning_ms):>15}"
+        f"{ms(result.meaning_received_ms):>19}",
+        f"{ordinary:<36}{'p50 ' + ms(result.ordinary_p50_ms):>15}"
+        f"{'last ' + ms(result.ordinary_last_ms):>19}",
+        f"  target: a crisis answered within {CRISIS_TARGET_S * 1000:,.0f} ms (flagged, counted "
+        f"from sending: {verdict(result.lexicon_ms)}; from receipt: "
+        f"{verdict(result.lexicon_received_ms)}).",
+        "  received: when getUpdates handed the update to the bot.",
+    ]
+
+
+def _prepare_imports() -> None:
     # The fake server needs this before telegram is imported (see tests/fakebot/__init__.py).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
+
+
+def run_throughput(
+    kb: KnowledgeBase, responder: Responder, cases: Sequence[Case], *, runs: int = 3
+) -> ThroughputResult:
+    if not app_available():
+        return ThroughputResult([], skipped=f"{APP_MODULE.relative_to(ROOT)} does not exist yet")
+    _prepare_imports()
     return ThroughputResult(
         [
             measure(
@@ -228,5 +419,23 @@ def run_throughput(
                 rate_limited=False,
                 runs=runs,
             ),
-        ]
+        ],
+        crisis=measure_crisis(kb, cases, runs=runs),
     )
+
+
+def main() -> None:
+    """``python -m benchmarks.throughput [RUNS]``: only the crisis-under-load figures."""
+    from bot.evaluation import load_cases
+    from bot.knowledge import load_knowledge
+
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    result = measure_crisis(load_knowledge(), load_cases(), runs=runs)
+    print("\n".join(format_crisis(result)))
+    for n, (lexicon, meaning) in enumerate(result.runs_ms, start=1):
+        shown = f"{meaning * 1000:,.0f} ms" if meaning is not None else "-"
+        print(f"  run {n}: sent -> reply, flagged {lexicon:,.0f} ms, encoder only {shown}")
+
+
+if __name__ == "__main__":
+    main()
