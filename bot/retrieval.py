@@ -44,36 +44,41 @@ from bot.text import LANGUAGES, normalize, tokens
 # --- fusion: from the two scores to one confidence (fitted by benchmarks/tune.py) -------------
 #: The word score (0-1) as evidence: the chance that the words' best entry is the one meant is
 #: sigmoid(FUZZY_SLOPE * score + FUZZY_OFFSET); about 0.5 at a word score of 0.5, 0.98 at 1.
-FUZZY_SLOPE = 7.74
-FUZZY_OFFSET = -3.95
+FUZZY_SLOPE = 8.88
+FUZZY_OFFSET = -4.49
 #: Cosines of multilingual-e5 vectors crowd into 0.8-1.0 (even unrelated sentences score ~0.8),
 #: so a cosine is first rescaled: (cosine - COSINE_ORIGIN) / (1 - COSINE_ORIGIN).
 COSINE_ORIGIN = 0.8
 #: The rescaled cosine as evidence, like the word score: sigmoid(slope * rescaled + offset);
 #: about 0.5 at a cosine of 0.91, 0.9 at 0.97.
-COSINE_SLOPE = 7.20
-COSINE_OFFSET = -3.93
+COSINE_SLOPE = 8.01
+COSINE_OFFSET = -4.40
 #: The noisy-OR of the two overstates certainty when both scorers see the same surface
-#: similarity; this recalibrates it (Platt scaling of its log-odds): confidence =
-#: sigmoid(FUSED_SLOPE * logit(noisy_or) + FUSED_OFFSET).
-FUSED_SLOPE = 1.52
-FUSED_OFFSET = -2.65
+#: similarity, and understates it for long messages: a parent's three sentences explain one
+#: question and dilute both scores, yet long messages are rarely out of scope. So it is
+#: recalibrated (Platt scaling of its log-odds, with the message's length): confidence =
+#: sigmoid(FUSED_SLOPE * logit(noisy_or) + LENGTH_SLOPE * ln(words) + FUSED_OFFSET).
+FUSED_SLOPE = 1.23
+LENGTH_SLOPE = 1.68
+FUSED_OFFSET = -5.29
+#: Words beyond this many do not raise the confidence further (a pasted essay is not surer).
+LENGTH_CAP = 40
 #: Entries nominated by each scorer for the fused ranking: the words' candidates, and this many
 #: entries with the highest cosine (whose word scores are then computed too).
 SEMANTIC_CANDIDATES = 8
 
 # --- the answer policy: the only place where retrieval decides ---------------------------------
 #: At or above this confidence the best entry is answered outright...
-ANSWER_CONFIDENCE = 0.9
+ANSWER_CONFIDENCE = 0.85
 #: ...when it is clearly ahead: its log-odds at least this much above any other plausible
 #: entry's (odds 1.3 times higher). Two entries that match alike get "did you mean".
 CLEAR_LEAD = 0.25
 #: From this confidence up to ANSWER_CONFIDENCE the best entry is still answered, with one line
 #: saying how to browse topics, unless another entry is plausible too (then: "did you mean").
-HINT_CONFIDENCE = 0.85
+HINT_CONFIDENCE = 0.8
 #: An entry at or above this confidence is plausible: offered in "did you mean", which needs two
 #: or three plausible entries (never one). Below it for all entries: the honest fallback.
-OPTION_CONFIDENCE = 0.4
+OPTION_CONFIDENCE = 0.5
 MAX_SUGGESTIONS = 3
 #: Small talk ("hi", "thanks") must explain nearly the whole message by its words...
 SMALLTALK_EXPLAINED = 0.85
@@ -121,10 +126,12 @@ def meaning_evidence(cosine: float) -> float:
     return _sigmoid(COSINE_SLOPE * rescaled + COSINE_OFFSET)
 
 
-def fused_confidence(fuzzy: float, cosine: float) -> float:
-    """One calibrated confidence (0-1) from both scores: recalibrated "either is right"."""
+def fused_confidence(fuzzy: float, cosine: float, words: int = 1) -> float:
+    """One calibrated confidence (0-1) from both scores and the message's length in words:
+    recalibrated "either scorer is right"."""
     either = 1 - (1 - word_evidence(fuzzy)) * (1 - meaning_evidence(cosine))
-    return _sigmoid(FUSED_SLOPE * _logit(either) + FUSED_OFFSET)
+    length = math.log(min(max(words, 1), LENGTH_CAP))
+    return _sigmoid(FUSED_SLOPE * _logit(either) + LENGTH_SLOPE * length + FUSED_OFFSET)
 
 
 @dataclass(frozen=True)
@@ -314,6 +321,7 @@ class Retriever:
         if query is None and not use_meaning:
             return []
         words = self._word_matches(query) if query is not None else {}
+        words_count = len(query.weights) if query is not None else 0
         if not use_meaning:
             ranked = [
                 dataclasses.replace(m, score=100 * word_evidence(m.fuzzy)) for m in words.values()
@@ -335,7 +343,7 @@ class Retriever:
             if self.mode == "meaning":
                 confidence = meaning_evidence(cosine)
             else:
-                confidence = fused_confidence(fuzzy, cosine)
+                confidence = fused_confidence(fuzzy, cosine, words_count)
             explained = word.explained if word is not None else 0.0
             ranked.append(Match(entry_id, 100 * confidence, explained, fuzzy, cosine))
         return sorted(ranked, key=_by_score)[:limit]

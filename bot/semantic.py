@@ -92,6 +92,12 @@ class SemanticIndex:
     def phrasing_count(self) -> int:
         return self._matrix.shape[0]
 
+    def rows(self, entry_id: str) -> np.ndarray:
+        """The vectors of one entry's phrasings (a view: do not modify)."""
+        index = self.position[entry_id]
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._matrix)
+        return self._matrix[self._starts[index] : end]
+
     def similarity(self, vectors: np.ndarray) -> EntrySimilarity:
         """Each entry's best cosine to any of the message's windows (``vectors``: (w, 384))."""
         if len(vectors) == 0 or not self.entry_ids:

@@ -178,7 +178,8 @@ def _read(path: Path) -> dict[bytes, np.ndarray]:
     if not path.is_file():
         return {}
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # Our own handle: np.load leaves its file open when it fails on a damaged archive.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
             version = str(data["model_version"])
             keys = np.asarray(data["keys"])
             vectors = np.asarray(data["vectors"], dtype=np.float32)

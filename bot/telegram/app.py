@@ -131,7 +131,9 @@ def build_application(
     # Updates are confirmed to Telegram only once handled (see bot.telegram.intake).
     application.attach(store, tracker)
     application.updater = ConfirmingUpdater(application)
-    application.bot_data[SERVICES] = Services(responder or Responder(kb), tracker=tracker)
+    application.bot_data[SERVICES] = Services(
+        responder or Responder.for_knowledge(kb, settings.knowledge_dir), tracker=tracker
+    )
     # A crisis is recognised the moment its update arrives, and goes ahead of everything else.
     processor.is_urgent = crisis_on_arrival(application.bot_data[SERVICES].responder)
     register_handlers(application)
