@@ -1,16 +1,20 @@
 """``python -m benchmarks.tune``: refit the fusion and answer-policy constants of bot/retrieval.py.
 
-On the development set only (``tests/eval/devset.yaml``): a blind set is for measuring at first
-sight and is never tuned on (``../shared/EVALUATION.md``), so this refuses files under
-``tests/eval/blind/``. It prints the constants it finds; copying them into bot/retrieval.py is a
-deliberate, reviewed edit, not something a script does behind anyone's back.
+On the development set (``tests/eval/devset.yaml``) and, with ``--learn-from``, on blind sets
+whose first-sight figures have already been recorded: a blind set is for measuring at first
+sight and is never tuned on before that (``../shared/EVALUATION.md``, step 3: after recording,
+it becomes development data). ``--set`` refuses files under ``tests/eval/blind/``; every file
+given to ``--learn-from`` is named in the output, so the figures' provenance is on record. It
+prints the constants it finds; copying them into bot/retrieval.py is a deliberate, reviewed
+edit, not something a script does behind anyone's back.
 
 What is fitted (needs scikit-learn, ``pip install ".[train]"``):
 
 1. Each scorer's evidence: a logistic curve from its best entry's score to "that entry is the
    one meant" (word score for the words, rescaled cosine for the meaning), fitted over every
    non-crisis message (out-of-scope ones count as "not meant").
-2. The recalibration of their noisy-OR (Platt scaling), fitted the same way on the fused best.
+2. The recalibration of their noisy-OR (Platt scaling, with the message's length in words),
+   fitted the same way on the fused best.
 3. The policy thresholds, by a grid over the development set: the most messages answered
    right, with out-of-scope answers and "did you mean" as costs (see OBJECTIVE), within the
    issue's limits per language.
@@ -37,7 +41,7 @@ from bot.encoder import shared_encoder
 from bot.evaluation import CRISIS, DEFAULT_DEVSET, OUT_OF_SCOPE, Case, load_cases
 from bot.knowledge import load_knowledge
 from bot.retrieval import Match
-from bot.text import LANGUAGES, clip
+from bot.text import LANGUAGES, clip, tokens
 
 #: The grid's score: answered right, minus these multiples of the out-of-scope answer rate and
 #: of the "did you mean" rate (in-scope), averaged over the languages.
@@ -60,6 +64,7 @@ class Observation:
     lang: str
     expect: str
     matches: tuple[Match, ...]
+    words: int = 1
 
 
 def observe(
@@ -72,19 +77,26 @@ def observe(
             continue
         message = responder.prepare(case.text)
         vectors = encode(list(message.windows)) if message.windows else None
-        ranked = responder.retriever.rank_normalized(
-            clip(message.normalized), limit=10_000, vectors=vectors
-        )
+        text = clip(message.normalized)
+        ranked = responder.retriever.rank_normalized(text, limit=10_000, vectors=vectors)
         matches = tuple(m for m in ranked if responder.retriever.fits(m))
-        found.append(Observation(case.lang, case.expect, matches))
+        found.append(Observation(case.lang, case.expect, matches, len(tokens(text))))
     return found
 
 
-def _logistic(x: list[float], y: list[bool]) -> tuple[float, float]:
+def _logistic(x: Sequence[float | Sequence[float]], y: list[bool]) -> tuple[float, ...]:
+    """(coefficients..., intercept) of a logistic regression, mildly regularised (C=1)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(np.array(x)[:, None], np.array(y))
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+    features = np.array(x, dtype=float)
+    if features.ndim == 1:
+        features = features[:, None]
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(features, np.array(y))
+    return (*(float(c) for c in model.coef_[0]), float(model.intercept_[0]))
+
+
+def _length(words: int) -> float:
+    return math.log(min(max(words, 1), retrieval.LENGTH_CAP))
 
 
 def _best(matches: Sequence[Match], key: Callable[[Match], float]) -> Match | None:
@@ -112,9 +124,13 @@ def fit_evidence(observations: Sequence[Observation]) -> dict[str, float]:
         scored = [(_either(m, constants), m.entry_id) for m in o.matches]
         if scored:
             either, entry_id = max(scored)
-            fused_x.append(_logit(either))
+            fused_x.append((_logit(either), _length(o.words)))
             fused_y.append(entry_id == o.expect)
-    constants["FUSED_SLOPE"], constants["FUSED_OFFSET"] = _logistic(fused_x, fused_y)
+    (
+        constants["FUSED_SLOPE"],
+        constants["LENGTH_SLOPE"],
+        constants["FUSED_OFFSET"],
+    ) = _logistic(fused_x, fused_y)
     return constants
 
 
@@ -138,8 +154,12 @@ def _either(match: Match, c: dict[str, float]) -> float:
 
 def confidences(o: Observation, c: dict[str, float]) -> list[tuple[float, str]]:
     """(confidence, entry) best first, as bot.retrieval would compute them with ``c``."""
+    length = c["LENGTH_SLOPE"] * _length(o.words)
     scored = [
-        (_sigmoid(c["FUSED_SLOPE"] * _logit(_either(m, c)) + c["FUSED_OFFSET"]), m.entry_id)
+        (
+            _sigmoid(c["FUSED_SLOPE"] * _logit(_either(m, c)) + length + c["FUSED_OFFSET"]),
+            m.entry_id,
+        )
         for m in o.matches
     ]
     return sorted(scored, key=lambda item: (-item[0], item[1]))
@@ -227,6 +247,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--set", type=Path, default=DEFAULT_DEVSET, dest="devset")
     parser.add_argument("--knowledge", type=Path, help="knowledge base directory")
+    parser.add_argument(
+        "--learn-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also fit on this blind set; only once its first-sight figures are recorded",
+    )
     args = parser.parse_args(argv)
     if "blind" in args.devset.resolve().parts:
         print("refusing to tune on a blind set (see ../shared/EVALUATION.md)", file=sys.stderr)
@@ -236,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     encode = RememberedEncoder()
     responder = Responder(kb, encode=encode, semantic=semantic)
     cases = load_cases(args.devset)
+    for path in args.learn_from:
+        cases += load_cases(path)
     encode.warm([w for case in cases for w in responder.prepare(case.text).windows])
     observations = observe(responder, encode, cases)
 
@@ -247,11 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "COSINE_SLOPE",
             "COSINE_OFFSET",
             "FUSED_SLOPE",
+            "LENGTH_SLOPE",
             "FUSED_OFFSET",
         )
     }
     fitted = fit_evidence(observations)
-    print(f"development set: {args.devset} ({len(observations)} non-crisis messages)\n")
+    sources = ", ".join(str(p) for p in [args.devset, *args.learn_from])
+    print(f"fitted on: {sources} ({len(observations)} non-crisis messages)\n")
     print(f"{'constant':<16}{'in the code':>12}{'fitted now':>12}")
     for name, value in fitted.items():
         print(f"{name:<16}{current[name]:>12.2f}{value:>12.2f}")
