@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import MappingProxyType
 
+import numpy as np
+
 from bot.knowledge import Entry, KnowledgeBase, Topic
+from bot.semantic import SemanticIndex
 from bot.text import LANGUAGES, normalize
 
 # Letters that normalize() leaves alone, so a made-up word stays one distinct word.
@@ -110,3 +113,32 @@ def _perturbed(
         related=tuple(f"{related}-copy{copy}" for related in entry.related),
         location=f"{entry.location} (synthetic copy {copy})",
     )
+
+
+#: Noise added to a copied phrasing's vector: a copy's cosine to its original comes out around
+#: 0.95, about what one swapped word and one made-up word do to a real sentence's vector.
+VECTOR_NOISE = 0.016
+
+
+def scale_semantic(
+    scaled: KnowledgeBase, semantic: SemanticIndex, *, seed: int = 0
+) -> SemanticIndex:
+    """Phrasing vectors for ``scale_knowledge``'s copies, synthesised from the originals'.
+
+    Encoding 100x the phrasings would take hours, and the encoder's cost per *message* does not
+    depend on the knowledge base's size; what grows is the matrix each message is compared with,
+    which these vectors give at its real size. A copy's vectors are its original's plus a little
+    seeded noise (renormalised), so copies stay near their originals, as real paraphrases would.
+    """
+    rng = np.random.default_rng(seed)
+    row_ids: list[str] = []
+    blocks: list[np.ndarray] = []
+    for entry in scaled.entries.values():
+        original = entry.id.rsplit("-copy", 1)[0] if "-copy" in entry.id else entry.id
+        rows = semantic.rows(original)
+        if entry.id != original:
+            rows = rows + rng.standard_normal(rows.shape).astype(np.float32) * VECTOR_NOISE
+            rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        row_ids.extend([entry.id] * len(rows))
+        blocks.append(rows)
+    return SemanticIndex(row_ids, np.concatenate(blocks).astype(np.float32))
