@@ -123,7 +123,9 @@ async def test_crisis_comes_first_and_hide_chat_erases_both_sides(
     call = await reply_to(tg, updates.text_message(text, user_id=chat, language_code="en"), chat)
     first_after = next(c for c in tg.calls[pushed:] if c.method != "getUpdates")
     assert first_after is call, "nothing may go out before the crisis reply"
-    assert call.params["text"] == expected(responder.crisis(lang)).text
+    # The reply written for the kind of danger this message shows, in the user's language.
+    assert call.params["text"] == expected(responder.respond(text, lang)).text
+    assert responder.respond(text, lang).kind == "crisis"
     assert "111" in call.params["text"] and "<a " not in call.params["text"]
     assert buttons(call) == [(kb.text("button_hide_chat", lang), f"v1:h:{lang}")]
 

@@ -172,9 +172,9 @@ def text_of_kind(kind: str, lang: str, candidates: dict[str, list[str]]) -> str:
 
 
 CLARIFY_CANDIDATES = {
-    "en": ["rights", "children", "day", "school", "phone", "hotline"],
-    "ru": ["права", "школа", "телефон", "день", "дети"],
-    "kk": ["құқық", "балалар", "күн", "мектеп балалар"],
+    "en": ["what are my rights at school and at home", "rights of children at school", "rights"],
+    "ru": ["зачем вообще нужен день защиты детей", "на что можно потратить деньги из нацфонда детям"],
+    "kk": ["балалар құқығы", "құқық", "балалар"],
 }
 FALLBACK_CANDIDATES = {
     "en": ["How do I fix my bicycle chain?", "best pizza recipe with mushrooms"],
