@@ -173,7 +173,10 @@ def text_of_kind(kind: str, lang: str, candidates: dict[str, list[str]]) -> str:
 
 CLARIFY_CANDIDATES = {
     "en": ["what are my rights at school and at home", "rights of children at school", "rights"],
-    "ru": ["зачем вообще нужен день защиты детей", "на что можно потратить деньги из нацфонда детям"],
+    "ru": [
+        "зачем вообще нужен день защиты детей",
+        "на что можно потратить деньги из нацфонда детям",
+    ],
     "kk": ["балалар құқығы", "құқық", "балалар"],
 }
 FALLBACK_CANDIDATES = {
