@@ -21,10 +21,10 @@ Definitions, the same for every system:
   false crisis alarm counts as wrong. For the alternatives it is simply their best match,
   whatever its score, which is the most generous reading.
 * answered right / false answers out of scope: an alternative answers when its score reaches a
-  cutoff. It has no cutoff of its own, so we give each one the cutoff that makes the most right
-  decisions on this very set (in-scope answered correctly plus out-of-scope declined). Choosing
-  it with hindsight on the test data favours the alternatives; our thresholds were fixed in
-  ``bot/retrieval.py`` on the development set only.
+  cutoff. It has no cutoff of its own, so we give each one, with hindsight on this very set,
+  the cutoff that answers the most messages right while answering at most 5% of the
+  out-of-scope ones (OOS_SAFETY): "at the same out-of-scope safety". Choosing it on the test
+  data favours the alternatives; our thresholds are fixed in ``bot/retrieval.py``.
 * crisis messages: the alternatives have no safety layer, so they have no crisis recall; we
   count how many crisis messages they would have answered with an ordinary entry instead.
 * ms/msg: per message, one core. Systems that read sentence vectors also pay for encoding the
@@ -250,22 +250,34 @@ def _rate(part: int, whole: int) -> float:
     return part / whole if whole else math.nan
 
 
+#: The alternatives' cutoff may answer at most this share of out-of-scope messages: they are
+#: compared with ours "at the same out-of-scope safety" (issue 10's target is 5%).
+OOS_SAFETY = 0.05
+
+
 def best_cutoff(guesses: Sequence[Guess], cases: Sequence[Case]) -> float:
-    """The score cutoff with the most right decisions on ``cases`` (lowest such cutoff)."""
+    """The cutoff that answers the most in-scope messages right on ``cases`` while answering
+    at most OOS_SAFETY of their out-of-scope ones (lowest such cutoff)."""
     judged = [(g, c) for g, c in zip(guesses, cases, strict=True) if c.expect != CRISIS]
     candidates = [*sorted({g.score for g, _ in judged if g.entry_id is not None}), math.inf]
+    out_of_scope = sum(c.expect == OUT_OF_SCOPE for _, c in judged)
 
-    def right(cutoff: float) -> int:
-        total = 0
+    def figures(cutoff: float) -> tuple[int, int]:
+        right = false = 0
         for guess, case in judged:
             answers = guess.entry_id is not None and guess.score >= cutoff
             if case.expect == OUT_OF_SCOPE:
-                total += not answers
+                false += answers
             else:
-                total += answers and guess.entry_id == case.expect
-        return total
+                right += answers and guess.entry_id == case.expect
+        return right, false
 
-    return max(candidates, key=lambda cutoff: (right(cutoff), -cutoff))
+    allowed = []
+    for cutoff in candidates:
+        right, false = figures(cutoff)
+        if false <= OOS_SAFETY * out_of_scope:
+            allowed.append((right, -cutoff, cutoff))
+    return max(allowed)[2]
 
 
 def _score(

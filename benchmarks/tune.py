@@ -47,13 +47,13 @@ from bot.text import LANGUAGES, clip, tokens
 #: of the "did you mean" rate (in-scope), averaged over the languages.
 OOS_COST = 2.0
 CLARIFY_COST = 0.5
-#: Limits every language must stay within on the development set (the issue's targets, with
-#: room: the blind set will be harder).
+#: Limits every language of every file must stay within (the issue's targets; clarify with
+#: room; the out-of-scope one is what tests/test_evaluation.py asserts on the devset).
 MAX_CLARIFY = 0.08
-MAX_OOS_FALSE = 0.04
+MAX_OOS_FALSE = 0.05
 ANSWER_GRID = (0.8, 0.85, 0.9, 0.95)
-HINT_GRID = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
-OPTION_GRID = (0.2, 0.3, 0.4, 0.5, 0.6)
+HINT_GRID = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+OPTION_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 @dataclass(frozen=True)
@@ -263,11 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     semantic = build_semantic_index(kb, shared_encoder().encode)
     encode = RememberedEncoder()
     responder = Responder(kb, encode=encode, semantic=semantic)
-    cases = load_cases(args.devset)
-    for path in args.learn_from:
-        cases += load_cases(path)
-    encode.warm([w for case in cases for w in responder.prepare(case.text).windows])
-    observations = observe(responder, encode, cases)
+    per_file: dict[str, list[Observation]] = {}
+    for path in [args.devset, *args.learn_from]:
+        cases = load_cases(path)
+        encode.warm([w for case in cases for w in responder.prepare(case.text).windows])
+        per_file[path.name] = observe(responder, encode, cases)
+    observations = [o for found in per_file.values() for o in found]
 
     current = {
         name: getattr(retrieval, name)
@@ -288,27 +289,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in fitted.items():
         print(f"{name:<16}{current[name]:>12.2f}{value:>12.2f}")
 
-    ranked = [(o, confidences(o, current)) for o in observations]
-    now = policy_figures(
-        ranked, retrieval.ANSWER_CONFIDENCE, retrieval.HINT_CONFIDENCE, retrieval.OPTION_CONFIDENCE
-    )
+    ranked = {
+        name: [(o, confidences(o, current)) for o in found] for name, found in per_file.items()
+    }
+    policy = (retrieval.ANSWER_CONFIDENCE, retrieval.HINT_CONFIDENCE, retrieval.OPTION_CONFIDENCE)
     print("\nper language: " + " ".join(LANGUAGES))
-    print(_row("the code's policy", now))
+    for name, found in ranked.items():
+        print(_row(f"the code's, {name}"[:22], policy_figures(found, *policy)))
     grid = []
     for answer, hint, option in itertools.product(ANSWER_GRID, HINT_GRID, OPTION_GRID):
         if option <= hint <= answer:
-            figures = policy_figures(ranked, answer, hint, option)
-            if figures.within_limits():
-                grid.append((round(figures.score(), 6), answer, hint, option, figures))
+            figures = [policy_figures(found, answer, hint, option) for found in ranked.values()]
+            # Every file within the limits on its own (the tests assert them on the devset).
+            if all(f.within_limits() for f in figures):
+                score = sum(f.score() for f in figures) / len(figures)
+                grid.append((round(score, 6), answer, hint, option, figures))
     # Best score first; on a tie, the more cautious (higher) thresholds.
     grid.sort(key=lambda g: (g[0], g[1], g[2], g[3]), reverse=True)
     print(
         f"\nbest policies within the limits (clarify <= {MAX_CLARIFY:.0%}, OOS false <= "
-        f"{MAX_OOS_FALSE:.0%} per language), with the code's fusion constants:"
+        f"{MAX_OOS_FALSE:.0%} per language and file), with the code's fusion constants:"
     )
-    for score, answer, hint, option, figures in grid[:8]:
-        print(_row(f"{answer:.2f}/{hint:.2f}/{option:.2f} ({score:.3f})", figures))
-    print("(ANSWER_CONFIDENCE/HINT_CONFIDENCE/OPTION_CONFIDENCE (score))")
+    for score, answer, hint, option, figures in grid[:5]:
+        print(f"{answer:.2f}/{hint:.2f}/{option:.2f} (score {score:.3f})")
+        for name, f in zip(ranked, figures, strict=True):
+            print(_row(f"  {name}"[:22], f))
+    print("(ANSWER_CONFIDENCE/HINT_CONFIDENCE/OPTION_CONFIDENCE)")
     encode.save()
     return 0
 

@@ -24,6 +24,13 @@ from bot.vector_cache import Encode, VectorCache
 
 #: How a phrasing is spelt for the encoder (``bot.dialogue.embedding_text``).
 Prepare = Callable[[str, str], str]
+#: Up to this many phrasings, every message is compared with every phrasing: the shipped
+#: ~3,200 take well under a millisecond. Beyond (a knowledge base many times larger), reading
+#: every vector would cost more than the rest of the reply (400 MB per message at 100x), so...
+EXACT_LIMIT = 20_000
+#: ...the message is first compared with each entry's mean phrasing vector, and then exactly
+#: with the phrasings of this many entries closest by that measure.
+SHORTLIST = 48
 
 
 def phrasing_texts(kb: KnowledgeBase, prepare: Prepare) -> tuple[list[str], list[str]]:
@@ -71,6 +78,12 @@ class SemanticIndex:
         self._starts = np.asarray(starts, dtype=np.intp)
         # C order, float32: one BLAS matrix-vector product per message window.
         self._matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        self._ends = np.append(self._starts[1:], len(self._matrix))
+        self._centroids: np.ndarray | None = None
+        if len(self._matrix) > EXACT_LIMIT:
+            sums = np.add.reduceat(self._matrix, self._starts, axis=0)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            self._centroids = np.ascontiguousarray(sums / np.maximum(norms, 1e-12))
 
     @classmethod
     def build(
@@ -95,13 +108,21 @@ class SemanticIndex:
     def rows(self, entry_id: str) -> np.ndarray:
         """The vectors of one entry's phrasings (a view: do not modify)."""
         index = self.position[entry_id]
-        end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._matrix)
-        return self._matrix[self._starts[index] : end]
+        return self._matrix[self._starts[index] : self._ends[index]]
 
     def similarity(self, vectors: np.ndarray) -> EntrySimilarity:
         """Each entry's best cosine to any of the message's windows (``vectors``: (w, 384))."""
         if len(vectors) == 0 or not self.entry_ids:
             return EntrySimilarity(np.zeros(len(self.entry_ids), dtype=np.float32))
-        cosines = self._matrix @ np.asarray(vectors, dtype=np.float32).T  # (phrasings, windows)
-        best = cosines.max(axis=1) if cosines.shape[1] > 1 else cosines[:, 0]
-        return EntrySimilarity(np.maximum.reduceat(best, self._starts))
+        windows = np.asarray(vectors, dtype=np.float32).T
+        if self._centroids is None:
+            best = (self._matrix @ windows).max(axis=1)  # (phrasings,): best window each
+            return EntrySimilarity(np.maximum.reduceat(best, self._starts))
+        # Large knowledge bases: entries by their mean vector, then the shortlist exactly. The
+        # others keep their mean's cosine, which is below their best phrasing's as a rule.
+        cosine = (self._centroids @ windows).max(axis=1)
+        count = min(SHORTLIST, len(cosine))
+        for index in np.argpartition(-cosine, count - 1)[:count]:
+            rows = self._matrix[self._starts[index] : self._ends[index]]
+            cosine[index] = (rows @ windows).max()
+        return EntrySimilarity(cosine)

@@ -171,6 +171,27 @@ def test_each_entry_scores_its_best_phrasing_over_every_window() -> None:
     assert index.similarity(np.zeros((0, DIMENSIONS))).cosine.tolist() == [0.0, 0.0]
 
 
+def test_large_indexes_shortlist_entries_and_score_the_shortlist_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bot.semantic
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((300, DIMENSIONS))
+    rows = np.repeat(centres, 5, axis=0) + 0.3 * rng.standard_normal((1500, DIMENSIONS))
+    rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"e{n // 5}" for n in range(1500)]
+    exact = SemanticIndex(ids, rows)
+    monkeypatch.setattr(bot.semantic, "EXACT_LIMIT", 100)
+    large = SemanticIndex(ids, rows)
+    message = rows[[7, 1200]] + 0.1 * rng.standard_normal((2, DIMENSIONS)).astype(np.float32)
+    message /= np.linalg.norm(message, axis=1, keepdims=True)
+    want, got = exact.similarity(message), large.similarity(message)
+    assert got.ranked(5) == want.ranked(5)
+    top = want.ranked(5)
+    np.testing.assert_allclose(got.cosine[top], want.cosine[top], rtol=1e-5)
+
+
 def test_phrasings_of_one_entry_must_be_consecutive() -> None:
     with pytest.raises(ValueError):
         SemanticIndex(["a", "b", "a"], np.zeros((3, DIMENSIONS), dtype=np.float32))
@@ -293,16 +314,35 @@ def test_the_shipped_responder_indexes_every_phrasing(responder: Responder) -> N
 @pytest.mark.parametrize(
     ("message", "entry"),
     [
-        # Paraphrases that share few words with any phrasing.
-        ("who came up with children's day", "childrens-day-history"),
-        ("кто придумал день защиты детей", "childrens-day-history"),
-        ("балалар күнін кім ойлап тапты", "childrens-day-history"),
-        # The same, from the words alone.
-        ("hotline 111", "hotline-111"),
-        ("балалар куни кашан", "childrens-day-date"),
+        # Words alone ask "did you mean" or give up on these; with their meaning, answered.
+        (
+            "does the government have a plan for the wellbeing of children up to 2025",
+            "comprehensive-plan-2023-2025",
+        ),
+        ("if i ring 111 do my mum and dad find out", "is-111-anonymous"),
+        ("если я позвоню в 111, родители об этом узнают?", "is-111-anonymous"),
+        ("what happens when you complain through dosbollike", "dosbollike-how-it-works"),
     ],
 )
-def test_hybrid_answers_paraphrases(responder: Responder, message: str, entry: str) -> None:
+def test_meaning_answers_what_words_alone_cannot(
+    responder: Responder, message: str, entry: str
+) -> None:
+    reply = responder.respond(message)
+    assert (reply.kind, reply.entry_id) == ("answer", entry), reply.text
+    words_only = Responder(responder.kb).respond(message)
+    assert (words_only.kind, words_only.entry_id) != ("answer", entry)
+
+
+@pytest.mark.parametrize(
+    ("message", "entry"),
+    [
+        ("hotline 111", "hotline-111"),
+        ("балалар куни кашан", "childrens-day-date"),
+        ("кто придумал день защиты детей", "childrens-day-history"),
+        ("ата-ана баланы ұра ала ма", "protection-from-violence"),
+    ],
+)
+def test_hybrid_keeps_what_words_found(responder: Responder, message: str, entry: str) -> None:
     reply = responder.respond(message)
     assert (reply.kind, reply.entry_id) == ("answer", entry), reply.text
 
@@ -334,5 +374,5 @@ def test_respond_encodes_each_message_once(responder: Responder) -> None:
     twin = Responder(
         responder.kb, encode=counting, semantic=responder.retriever.semantic, crisis_model=None
     )
-    reply = twin.respond("who came up with children's day")
-    assert len(calls) == 1 and reply.entry_id == "childrens-day-history"
+    reply = twin.respond("if i ring 111 do my mum and dad find out")
+    assert len(calls) == 1 and reply.entry_id == "is-111-anonymous"
