@@ -22,6 +22,7 @@ exactly where the phrases are surest.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
@@ -129,24 +130,14 @@ class SafetyCheck:
     def __init__(self, patterns: SafetyPatterns, model: CrisisModel | None = None) -> None:
         self.model = model
         self._matcher = _StemMatcher()
-        self._phrases = [
-            self._parse(phrase) for lang in LANGUAGES for phrase in patterns.crisis.get(lang, ())
-        ]
-        self._asking = [
-            self._parse(phrase)
-            for lang in LANGUAGES
-            for phrase in patterns.asking_about.get(lang, ())
-        ]
-        self._first_person = [
-            self._parse(phrase)
-            for lang in LANGUAGES
-            for phrase in patterns.first_person.get(lang, ())
-        ]
-        self._adult_speaker = [
-            self._parse(phrase)
-            for lang in LANGUAGES
-            for phrase in patterns.adult_speaker.get(lang, ())
-        ]
+        self._phrases = self._parse_all(patterns.crisis)
+        self._asking = self._parse_all(patterns.asking_about)
+        self._first_person = self._parse_all(patterns.first_person)
+        self._adult_speaker = self._parse_all(patterns.adult_speaker)
+
+    def _parse_all(self, phrases: Mapping[str, tuple[str, ...]]) -> list[_Phrase]:
+        """Every language's phrases of one list, parsed."""
+        return [self._parse(phrase) for lang in LANGUAGES for phrase in phrases.get(lang, ())]
 
     def _parse(self, phrase: str) -> _Phrase:
         strong = phrase.startswith("!")
